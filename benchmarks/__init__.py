@@ -1,0 +1,1 @@
+"""Benchmarks that time our clients against simulated devices on real endpoints."""

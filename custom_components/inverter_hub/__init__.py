@@ -1,0 +1,79 @@
+"""The inverter_hub integration: home solar and battery inverters in Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant import config_entries
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import InverterConfigEntry, InverterCoordinator
+from .inverterlib.errors import InverterError
+from .link import async_create_client
+from .services import async_setup_services
+from .translations_index import async_translated_keys
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TIME,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+# Newer Home Assistant reloads the entry itself after the options flow.
+OPTIONS_FLOW_RELOADS = hasattr(config_entries, "OptionsFlowWithReload")
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's service actions."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> bool:
+    """Connect to the link, learn its devices and add their entities."""
+    try:
+        client = await async_create_client(hass, entry.data)
+    except (ValueError, InverterError) as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_link",
+            translation_placeholders={"detail": str(err)},
+        ) from err
+    coordinator = InverterCoordinator(hass, entry, client, await async_translated_keys(hass))
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if not OPTIONS_FLOW_RELOADS:
+        entry.async_on_unload(entry.add_update_listener(_async_reload_entry))
+    return True
+
+
+async def _async_reload_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> None:
+    """Reload after the options changed."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> bool:
+    """Remove the entities and close the link."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_shutdown()
+    return bool(unloaded)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: InverterConfigEntry, device: DeviceEntry
+) -> bool:
+    """Allow removing a device that is no longer on the link."""
+    serials = {identifier for domain, identifier in device.identifiers if domain == DOMAIN}
+    return not serials & set(entry.runtime_data.devices)

@@ -1,0 +1,435 @@
+"""Config flow: family -> link -> probe (or scan a Modbus bus) -> entry; USB discovery; options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from homeassistant import config_entries
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+from homeassistant.helpers.service_info.usb import UsbServiceInfo
+import voluptuous as vol
+
+from .const import (
+    CONF_BAUDRATE,
+    CONF_EXPERT,
+    CONF_FAMILY,
+    CONF_LINK,
+    CONF_PROBE_INTERVAL,
+    CONF_SCAN_INTERVAL,
+    CONF_SERIALS,
+    CONF_SLOW_INTERVAL,
+    CONF_UNITS,
+    DEFAULT_PROBE_INTERVAL,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SLOW_INTERVAL,
+    DOMAIN,
+    FAMILIES,
+    FAMILY_MODBUS,
+    FAMILY_PI30,
+    LOGGER,
+)
+from .inverterlib.errors import InverterError, LinkError, UnsupportedError
+from .inverterlib.model import DeviceIdentity
+from .inverterlib.transport.hid import async_list_hid_devices
+from .inverterlib.transport.serial import list_serial_ports
+from .scan import FoundUnit, async_probe, async_scan
+
+if TYPE_CHECKING:
+    _OptionsFlowBase = OptionsFlow
+else:
+    # Home Assistant 2025.8+ reloads the entry itself after an options flow of this kind.
+    _OptionsFlowBase = getattr(config_entries, "OptionsFlowWithReload", OptionsFlow)
+
+CONF_PROTOCOL = "protocol"
+CONF_FIRST_UNIT = "first_unit"
+CONF_LAST_UNIT = "last_unit"
+CONF_SELECTED = "units"
+
+DEFAULT_PORTS = {FAMILY_PI30: 8899, FAMILY_MODBUS: 502}
+DEFAULT_BAUDRATES = {FAMILY_PI30: 2400, FAMILY_MODBUS: 9600}
+LINK_MENUS = {FAMILY_PI30: ["serial", "hid", "network"], FAMILY_MODBUS: ["serial", "network"]}
+NETWORK_PROTOCOLS = {FAMILY_PI30: ["tcp"], FAMILY_MODBUS: ["tcp", "udp", "rtu-over-tcp"]}
+
+
+def _port_selector(ports: list[selector.SelectOptionDict]) -> selector.Selector[Any]:
+    """Return the newest serial-port picker this Home Assistant has."""
+    serial_port_selector = getattr(selector, "SerialPortSelector", None)
+    if serial_port_selector is not None:
+        picker: selector.Selector[Any] = serial_port_selector()
+        return picker
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=ports, custom_value=True, mode=selector.SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add an inverter, a meter or a Modbus bus."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._family = FAMILY_PI30
+        self._data: dict[str, Any] = {}
+        self._identities: list[DeviceIdentity] = []
+        self._found: list[FoundUnit] = []
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> InverterHubOptionsFlow:
+        """Return the options flow."""
+        return InverterHubOptionsFlow()
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which family of device to add."""
+        if user_input is not None:
+            self._family = user_input[CONF_FAMILY]
+            return await self.async_step_link()
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_FAMILY, default=FAMILY_PI30): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=list(FAMILIES), translation_key=CONF_FAMILY
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="user", data_schema=schema)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Move an existing entry to a new link; the device must stay the same."""
+        self._family = self._get_reconfigure_entry().data[CONF_FAMILY]
+        return await self.async_step_link()
+
+    async def async_step_link(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask how the device is connected."""
+        return self.async_show_menu(step_id="link", menu_options=LINK_MENUS[self._family])
+
+    async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the serial port and its speed."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data = {
+                CONF_LINK: user_input[CONF_PORT],
+                CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
+            }
+            result = await self._async_link_chosen(errors)
+            if result is not None:
+                return result
+        ports = [
+            selector.SelectOptionDict(
+                value=port.device,
+                label=" - ".join(filter(None, (port.device, port.description, port.manufacturer))),
+            )
+            for port in await list_serial_ports()
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PORT): _port_selector(ports),
+                vol.Required(
+                    CONF_BAUDRATE, default=DEFAULT_BAUDRATES[self._family]
+                ): selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1200, max=115200, mode=selector.NumberSelectorMode.BOX
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="serial",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_hid(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the USB-HID node of the inverter."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data = {CONF_LINK: f"hid:{user_input[CONF_PORT]}"}
+            result = await self._async_link_chosen(errors)
+            if result is not None:
+                return result
+        devices = [
+            selector.SelectOptionDict(
+                value=device.path,
+                label=" - ".join(filter(None, (device.path, device.product, device.serial_number))),
+            )
+            for device in await async_list_hid_devices()
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PORT): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=devices, custom_value=True)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="hid",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_network(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for host and port of a network gateway."""
+        errors: dict[str, str] = {}
+        protocols = NETWORK_PROTOCOLS[self._family]
+        if user_input is not None:
+            protocol = user_input.get(CONF_PROTOCOL, protocols[0])
+            host = user_input[CONF_HOST].strip()
+            if ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            self._data = {CONF_LINK: f"{protocol}://{host}:{int(user_input[CONF_PORT])}"}
+            result = await self._async_link_chosen(errors)
+            if result is not None:
+                return result
+        fields: dict[Any, Any] = {
+            vol.Required(CONF_HOST): selector.TextSelector(),
+            vol.Required(CONF_PORT, default=DEFAULT_PORTS[self._family]): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=65535, mode=selector.NumberSelectorMode.BOX
+                )
+            ),
+        }
+        if len(protocols) > 1:
+            fields[vol.Required(CONF_PROTOCOL, default=protocols[0])] = selector.SelectSelector(
+                selector.SelectSelectorConfig(options=protocols, translation_key=CONF_PROTOCOL)
+            )
+        return self.async_show_form(
+            step_id="network",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
+            errors=errors,
+        )
+
+    async def _async_link_chosen(self, errors: dict[str, str]) -> ConfigFlowResult | None:
+        """Probe the chosen link; return the next step, or None with `errors` filled."""
+        self._data[CONF_FAMILY] = self._family
+        if self._family == FAMILY_MODBUS and self.source != SOURCE_RECONFIGURE:
+            return await self.async_step_scan()
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            self._data[CONF_UNITS] = entry.data.get(CONF_UNITS, [])
+        error = await self._async_probe()
+        if error:
+            errors["base"] = error
+            return None
+        if self.source == SOURCE_RECONFIGURE:
+            return await self._async_finish_reconfigure()
+        identity = self._identities[0]
+        await self.async_set_unique_id(identity.serial_number)
+        # The same inverter on a renumbered port is the same entry, with the new port.
+        self._abort_if_unique_id_configured(updates={CONF_LINK: self._data[CONF_LINK]})
+        return self.async_create_entry(title=identity.title, data=self._data)
+
+    async def _async_probe(self) -> str | None:
+        """Identify the devices on the link; return an error key on failure."""
+        try:
+            self._identities = await async_probe(self.hass, self._data)
+        except ValueError:
+            return "invalid_link"
+        except UnsupportedError:
+            return "unsupported"
+        except LinkError:
+            return "cannot_connect"
+        except InverterError:
+            return "cannot_connect"
+        except Exception:
+            LOGGER.exception("Unexpected error while probing %s", self._data.get(CONF_LINK))
+            return "unknown"
+        if not self._identities:
+            return "no_devices"
+        return None
+
+    async def _async_finish_reconfigure(self) -> ConfigFlowResult:
+        entry = self._get_reconfigure_entry()
+        serials = {identity.serial_number for identity in self._identities}
+        if entry.unique_id not in serials:
+            return self.async_abort(reason="wrong_device")
+        return self.async_update_reload_and_abort(
+            entry,
+            data_updates={key: value for key, value in self._data.items() if key != CONF_UNITS},
+        )
+
+    async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which unit addresses of the bus to scan, and scan them."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            first = int(user_input[CONF_FIRST_UNIT])
+            last = int(user_input.get(CONF_LAST_UNIT, first))
+            if last < first:
+                errors[CONF_LAST_UNIT] = "range"
+            else:
+                try:
+                    self._found = await async_scan(self.hass, self._data, range(first, last + 1))
+                except ValueError:
+                    errors["base"] = "invalid_link"
+                except InverterError:
+                    errors["base"] = "cannot_connect"
+                else:
+                    if not self._found:
+                        errors["base"] = "no_devices"
+                    else:
+                        return await self.async_step_units()
+        unit = selector.NumberSelector(
+            selector.NumberSelectorConfig(min=1, max=247, mode=selector.NumberSelectorMode.BOX)
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_FIRST_UNIT, default=1): unit,
+                vol.Required(CONF_LAST_UNIT, default=10): unit,
+            }
+        )
+        return self.async_show_form(
+            step_id="scan",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    def _known_serials(self) -> set[str]:
+        """Return every serial number some entry of this integration already has."""
+        known: set[str] = set()
+        for entry in self._async_current_entries(include_ignore=False):
+            known.update(entry.data.get(CONF_SERIALS, ()))
+            if entry.unique_id:
+                known.add(entry.unique_id)
+        return known
+
+    async def async_step_units(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Let the user pick which of the units found to add."""
+        known = self._known_serials()
+        new = {
+            str(found.unit): found
+            for found in self._found
+            if found.identity.serial_number not in known
+        }
+        if not new:
+            return self.async_abort(reason="already_configured")
+        if user_input is not None:
+            chosen = [new[unit] for unit in user_input[CONF_SELECTED]]
+            if not chosen:
+                return self.async_show_form(
+                    step_id="units",
+                    data_schema=self._units_schema(new),
+                    errors={"base": "no_selection"},
+                )
+            chosen.sort(key=lambda found: found.unit)
+            await self.async_set_unique_id(chosen[0].identity.serial_number)
+            self._abort_if_unique_id_configured()
+            self._data[CONF_UNITS] = [
+                {"unit": found.unit, "profile": found.profile} for found in chosen
+            ]
+            self._data[CONF_SERIALS] = [found.identity.serial_number for found in chosen]
+            title = ", ".join(found.identity.model for found in chosen)
+            return self.async_create_entry(title=title, data=self._data)
+        return self.async_show_form(step_id="units", data_schema=self._units_schema(new))
+
+    @staticmethod
+    def _units_schema(new: Mapping[str, FoundUnit]) -> vol.Schema:
+        options = [
+            selector.SelectOptionDict(
+                value=unit,
+                label=f"{unit}: {found.identity.manufacturer} {found.identity.title}",
+            )
+            for unit, found in new.items()
+        ]
+        return vol.Schema(
+            {
+                vol.Required(CONF_SELECTED, default=list(new)): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=options, multiple=True)
+                )
+            }
+        )
+
+    async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
+        """Handle a plugged-in PI30 inverter (USB 0665:5161)."""
+        link = await _usb_link(discovery_info)
+        self._family = FAMILY_PI30
+        self._data = {CONF_FAMILY: FAMILY_PI30, CONF_LINK: link}
+        if await self._async_probe():
+            return self.async_abort(reason="cannot_connect")
+        identity = self._identities[0]
+        await self.async_set_unique_id(identity.serial_number)
+        self._abort_if_unique_id_configured(updates={CONF_LINK: link})
+        self.context["title_placeholders"] = {"name": identity.title}
+        return await self.async_step_usb_confirm()
+
+    async def async_step_usb_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask before adding a discovered inverter."""
+        identity = self._identities[0]
+        if user_input is not None:
+            return self.async_create_entry(title=identity.title, data=self._data)
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="usb_confirm",
+            description_placeholders={
+                "model": identity.model,
+                "serial_number": identity.serial_number,
+                "link": self._data[CONF_LINK],
+            },
+        )
+
+
+async def _usb_link(discovery_info: UsbServiceInfo) -> str:
+    """Return the link of a discovered USB device: its hidraw node if it has one."""
+    vendor, product = int(discovery_info.vid, 16), int(discovery_info.pid, 16)
+    for device in await async_list_hid_devices(vendor_id=vendor, product_id=product):
+        if not discovery_info.serial_number or device.serial_number in (
+            None,
+            "",
+            discovery_info.serial_number,
+        ):
+            return f"hid:{device.path}"
+    return discovery_info.device
+
+
+class InverterHubOptionsFlow(_OptionsFlowBase):
+    """Change polling intervals and expert mode."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the options."""
+        if user_input is not None:
+            return self.async_create_entry(
+                data={
+                    key: value if isinstance(value, bool) else int(value)
+                    for key, value in user_input.items()
+                }
+            )
+        seconds = selector.NumberSelectorConfig(
+            min=5, max=86400, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
+        )
+        fields: dict[Any, Any] = {
+            vol.Required(
+                CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL
+            ): selector.NumberSelector(seconds),
+            vol.Required(
+                CONF_SLOW_INTERVAL, default=DEFAULT_SLOW_INTERVAL
+            ): selector.NumberSelector(seconds),
+        }
+        if self.config_entry.data[CONF_FAMILY] == FAMILY_MODBUS:
+            fields[vol.Required(CONF_PROBE_INTERVAL, default=DEFAULT_PROBE_INTERVAL)] = (
+                selector.NumberSelector(seconds)
+            )
+        fields[vol.Required(CONF_EXPERT, default=False)] = selector.BooleanSelector()
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(fields), self.config_entry.options
+            ),
+        )

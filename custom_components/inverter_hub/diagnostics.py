@@ -1,0 +1,66 @@
+"""Diagnostics: the link, the devices, their values, held-back readings and the write log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_SERIALS
+from .coordinator import InverterConfigEntry
+
+TO_REDACT = {"serial_number", "parent_serial", "unique_id", CONF_SERIALS, "title"}
+
+
+def _redact_serials(text: str, serials: set[str]) -> str:
+    for serial in serials:
+        text = text.replace(serial, "**REDACTED**")
+    return text
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: InverterConfigEntry
+) -> dict[str, Any]:
+    """Return what a maintainer needs to understand a problem, serial numbers removed."""
+    coordinator = entry.runtime_data
+    link = coordinator.client.link
+    serials = set(coordinator.devices)
+    devices = [
+        {
+            "identity": async_redact_data(asdict(state.identity), TO_REDACT),
+            "available": state.available,
+            "failures": state.failures,
+            "points": len(state.points),
+            "values": {key: str(value) for key, value in sorted(state.values.items())},
+            "held_back": {key: reason.value for key, reason in state.quality.rejected.items()},
+        }
+        for state in coordinator.devices.values()
+    ]
+    writes = [
+        {
+            "when": record.when.isoformat(),
+            "key": record.key,
+            "old": str(record.old),
+            "new": str(record.new),
+            "outcome": record.outcome.value,
+            "error": record.error and _redact_serials(record.error, serials),
+            "source": record.source,
+        }
+        for record in coordinator.write_log
+    ]
+    return {
+        "entry": {
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "link": {
+            "family": coordinator.client.family,
+            "description": link.description,
+            "bytes_out": link.bytes_out,
+            "bytes_in": link.bytes_in,
+        },
+        "devices": devices,
+        "writes": writes,
+    }

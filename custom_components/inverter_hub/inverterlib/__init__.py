@@ -1,0 +1,1 @@
+"""An asyncio library for home inverters: PI30, Modbus, GivEnergy and Studer Xcom."""

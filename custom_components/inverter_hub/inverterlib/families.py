@@ -1,0 +1,102 @@
+"""Build the right client for a family and a link written as text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .client import InverterClient
+from .errors import UnsupportedError
+from .model import Point
+from .transport.serial import SerialSettings
+from .transport.url import LinkSpec, open_link, parse_link
+
+PI30 = "pi30"
+MODBUS = "modbus"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModbusUnit:
+    """One Modbus unit on a bus and its profile (None = detect)."""
+
+    unit: int
+    profile: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClientOptions:
+    """What a user may set about a link beyond its address."""
+
+    baudrate: int | None = None
+    units: Sequence[ModbusUnit] = ()
+    profile_dirs: Sequence[Path] = ()
+
+
+def _serial(settings: SerialSettings, baudrate: int | None) -> SerialSettings:
+    return settings if baudrate is None else replace(settings, baudrate=baudrate)
+
+
+# Families import lazily so that a PI30 user never loads pymodbus and the reverse.
+
+
+def _pi30(spec: LinkSpec, options: ClientOptions) -> InverterClient:
+    from .pi30.client import GAP, SERIAL_SETTINGS, TIMEOUT, Pi30Client  # noqa: PLC0415
+
+    if spec.kind in ("udp", "rtu-over-tcp"):
+        raise UnsupportedError(f"PI30 does not run over {spec.kind}")
+    link = open_link(
+        spec, serial=_serial(SERIAL_SETTINGS, options.baudrate), gap=GAP, timeout=TIMEOUT
+    )
+    return Pi30Client(link)
+
+
+def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
+    from .modbus.client import ModbusClient, UnitConfig  # noqa: PLC0415
+    from .modbus.registry import ProfileRegistry  # noqa: PLC0415
+
+    if spec.kind == "hid":
+        raise UnsupportedError("Modbus does not run over USB-HID")
+    registry = ProfileRegistry.load(options.profile_dirs, skip_invalid=True)
+    units = [UnitConfig(unit=unit.unit, profile=unit.profile) for unit in options.units]
+    profiles = [registry.get(unit.profile) for unit in options.units if unit.profile]
+    link_rules = registry.link_rules(profiles)
+    link = open_link(
+        spec,
+        serial=_serial(link_rules.serial, options.baudrate),
+        gap=link_rules.gap,
+        timeout=link_rules.timeout,
+    )
+    framing = "rtu" if spec.kind in ("serial", "rtu-over-tcp") else "socket"
+    return ModbusClient(link, framing=framing, units=units, registry=registry)
+
+
+_BUILDERS = {PI30: _pi30, MODBUS: _modbus}
+
+
+def create_client(family: str, link: str, options: ClientOptions | None = None) -> InverterClient:
+    """Return an unconnected client for `family` on the link written as `link`."""
+    try:
+        builder = _BUILDERS[family]
+    except KeyError:
+        raise UnsupportedError(
+            f"unknown family {family!r}; known: {', '.join(_BUILDERS)}"
+        ) from None
+    return builder(parse_link(link), options or ClientOptions())
+
+
+def shipped_points() -> Iterator[Point]:
+    """Yield every point any shipped catalogue or profile can produce (for translations)."""
+    from .modbus.registry import ProfileRegistry  # noqa: PLC0415
+    from .pi30.readings import READINGS  # noqa: PLC0415
+    from .pi30.settings import SETTINGS  # noqa: PLC0415
+
+    yield from READINGS.values()
+    yield from SETTINGS.values()
+    for profile in ProfileRegistry.load(()).all():
+        yield from profile.catalogue()
+
+
+def families() -> Mapping[str, str]:
+    """Return the families this library speaks, with a title each."""
+    return {PI30: "Voltronic / Axpert (PI30)", MODBUS: "Modbus meters and inverters"}

@@ -1,0 +1,357 @@
+"""The Modbus family: units on one link, each described by a profile."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+import logging
+
+from ..client import InverterClient
+from ..errors import (
+    DeviceRefusedError,
+    FrameError,
+    LinkTimeoutError,
+    NotWritableError,
+    UnknownPointError,
+    UnsupportedError,
+)
+from ..model import DeviceIdentity, Point, Value
+from ..transport.base import Link
+from . import shim
+from .planner import MBAP_COST, RTU_COST, ReadRules, Span, plan_reads
+from .profile import Access, Profile, Register, RegisterPoint, WriteFunction
+from .registry import ProfileRegistry
+from .wire import Framing, ModbusWire, exception_name
+
+_LOGGER = logging.getLogger(__name__)
+
+FAMILY = "modbus"
+DEFAULT_UNIT = 1
+PROBE_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitConfig:
+    """A unit to talk to, with its profile id (None = detect it)."""
+
+    unit: int
+    profile: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FoundUnit:
+    """A unit that answered a scan and matched a profile."""
+
+    unit: int
+    profile_id: str
+    identity: DeviceIdentity
+
+
+def read_rules(profile: Profile, access: Access) -> ReadRules:
+    """Return what one read of this profile's `access` table may ask for."""
+    return ReadRules(
+        max_registers=profile.link.max_registers,
+        even_alignment=profile.link.even_alignment,
+        barriers=profile.barriers_for(access),
+    )
+
+
+class ModbusClient(InverterClient):
+    """Talks Modbus (RTU or MBAP framing) to every unit on one link."""
+
+    family = FAMILY
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        framing: Framing,
+        units: Sequence[UnitConfig] = (),
+        registry: ProfileRegistry,
+        probe_timeout: float = PROBE_TIMEOUT,
+        retries: int = 1,
+    ) -> None:
+        """Bind to a link; `retries` repeats a request whose reply was garbled."""
+        super().__init__(link)
+        self.framing: Framing = framing
+        self.units = list(units) or [UnitConfig(unit=DEFAULT_UNIT)]
+        self.registry = registry
+        self.probe_timeout = probe_timeout
+        self.retries = retries
+        self.cost = RTU_COST if framing == "rtu" else MBAP_COST
+        self._wire = ModbusWire(link, framing)
+        self._profiles: dict[int, Profile] = {}
+
+    @property
+    def transactions(self) -> int:
+        """Return how many requests this client has sent."""
+        return self._wire.transactions
+
+    # Raw access -------------------------------------------------------------------------
+
+    async def _transact(
+        self, unit: int, request: bytes, timeout: float | None, what: str
+    ) -> shim.Reply:
+        """Send a request, repeating it after a garbled reply; raise on refusal."""
+        attempt = 0
+        while True:
+            try:
+                pdu = await self._wire.transact(
+                    unit, request, self.link.timeout if timeout is None else timeout
+                )
+                reply = shim.decode_reply(pdu)
+            except FrameError as err:
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                _LOGGER.debug("unit %d: %s, retrying %s", unit, err, what)
+                continue
+            except LinkTimeoutError as err:
+                raise LinkTimeoutError(
+                    f"unit {unit} did not answer {what} on {self.link.description}",
+                    unit=str(unit),
+                ) from err
+            if reply.exception is not None:
+                name = exception_name(reply.exception)
+                raise DeviceRefusedError(
+                    f"unit {unit} refused {what}: {name}", unit=str(unit), exception=name
+                )
+            return reply
+
+    async def read_registers(
+        self,
+        unit: int,
+        access: Access | str,
+        address: int,
+        count: int,
+        *,
+        timeout: float | None = None,
+    ) -> list[int]:
+        """Read `count` raw registers of `unit` (expert access; also every planned read)."""
+        table = Access(access)
+        if not 1 <= count <= 125 or not 0 <= address <= 0xFFFF - count + 1:
+            raise ValueError(f"cannot read {count} registers from {address}")
+        request = shim.read_request(table.function_code, unit, address, count)
+        what = f"FC{table.function_code:02d} {address}+{count}"
+        # The wire has checked the reply carries exactly `count` registers.
+        return list((await self._transact(unit, request, timeout, what)).registers)
+
+    async def write_registers(
+        self, unit: int, address: int, values: Sequence[int], *, single: bool = False
+    ) -> None:
+        """Write holding registers of `unit`: FC16, or FC06 for one value when `single`."""
+        if single and len(values) != 1:
+            raise ValueError("FC06 writes exactly one register")
+        if not 1 <= len(values) <= 123 or any(not 0 <= value <= 0xFFFF for value in values):
+            raise ValueError(f"cannot write {list(values)} as registers")
+        if single:
+            request = shim.write_single_request(unit, address, values[0])
+            what = f"FC06 {address}={values[0]}"
+        else:
+            request = shim.write_multiple_request(unit, address, values)
+            what = f"FC16 {address}+{len(values)}"
+        reply = await self._transact(unit, request, None, what)
+        echoed = (reply.address, reply.registers[0] if single else reply.count)
+        if echoed != (address, values[0] if single else len(values)):
+            raise FrameError(f"{what}: the reply echoes {echoed}")
+
+    async def _read_register(
+        self, unit: int, profile: Profile, register: Register, timeout: float | None = None
+    ) -> list[int]:
+        """Read one value's registers in a read the profile allows (aligned if it must be)."""
+        block = read_rules(profile, register.access).block(register.address, register.end)
+        if block is None:  # pragma: no cover - the loader refuses such registers
+            raise UnsupportedError(f"register {register.address} cannot be read")
+        registers = await self.read_registers(
+            unit, register.access, block.address, block.count, timeout=timeout
+        )
+        offset = register.address - block.address
+        return registers[offset : offset + register.count]
+
+    # Detection and identity -------------------------------------------------------------
+
+    async def _matches(
+        self,
+        unit: int,
+        profile: Profile,
+        answers: dict[tuple[Access, int, int], list[int] | None],
+        timeout: float | None,
+    ) -> bool:
+        """Return whether the unit meets every identify rule of a profile (reads are shared)."""
+        for rule in profile.identify:
+            register = rule.register
+            key = (register.access, register.address, register.count)
+            if key not in answers:
+                try:
+                    answers[key] = await self._read_register(unit, profile, register, timeout)
+                except DeviceRefusedError:
+                    answers[key] = None
+            registers = answers[key]
+            if registers is None or not rule.matches(registers):
+                return False
+        return True
+
+    async def _answers_as(self, unit: int, profile: Profile) -> bool:
+        """Return whether the unit meets a profile's rules (or, without rules, reads at all)."""
+        if profile.identify:
+            return await self._matches(unit, profile, {}, None)
+        for register_point in profile.register_points[:1]:
+            try:
+                await self._read_register(unit, profile, register_point.register)
+            except DeviceRefusedError:
+                return False
+        return True
+
+    async def detect(self, unit: int, *, timeout: float | None = None) -> Profile | None:
+        """Return the first profile (by priority) whose identify rules the unit meets.
+
+        Raise LinkTimeoutError when the unit does not answer at all.
+        """
+        answers: dict[tuple[Access, int, int], list[int] | None] = {}
+        for profile in self.registry.all():
+            if profile.identify and await self._matches(unit, profile, answers, timeout):
+                return profile
+        return None
+
+    async def _identity(self, unit: int, profile: Profile) -> DeviceIdentity:
+        """Read the unit's info registers into its identity."""
+        info: dict[str, str] = {}
+        for name, register in profile.info.items():
+            try:
+                raw = register.raw(await self._read_register(unit, profile, register))
+            except DeviceRefusedError as err:
+                _LOGGER.debug("unit %d: info %s not readable: %s", unit, name, err)
+                continue
+            text = (
+                raw if isinstance(raw, str) else f"{raw:g}" if isinstance(raw, float) else str(raw)
+            )
+            if text and text != "0":
+                info[name] = text
+        extra = {"profile": profile.id}
+        serial = info.pop("serial_number", None)
+        if serial is None:
+            # Without a readable serial number the profile and unit are the most stable
+            # identity there is; it changes if the unit is readdressed.
+            serial = f"{profile.id}-unit{unit}"
+            extra["serial_source"] = "derived"
+            _LOGGER.info(
+                "unit %d (%s) has no readable serial number; using %s", unit, profile.id, serial
+            )
+        firmware = info.pop("firmware", None)
+        extra.update(info)
+        return DeviceIdentity(
+            serial_number=serial,
+            family=FAMILY,
+            model=profile.model,
+            manufacturer=profile.manufacturer,
+            address=str(unit),
+            firmware=firmware,
+            extra=extra,
+        )
+
+    async def identify_unit(self, config: UnitConfig) -> DeviceIdentity:
+        """Detect or check one unit's profile and return its identity."""
+        unit = config.unit
+        if config.profile is None:
+            profile = await self.detect(unit)
+            if profile is None:
+                raise UnsupportedError(
+                    f"unit {unit} answers but matches no Modbus profile", unit=str(unit)
+                )
+        else:
+            profile = self.registry.get(config.profile)
+            # Checking the unit answers; a mismatch is the user's call, so only warn.
+            if not await self._answers_as(unit, profile):
+                _LOGGER.warning(
+                    "unit %d does not look like a %s %s (%s); using it as configured",
+                    unit,
+                    profile.manufacturer,
+                    profile.model,
+                    profile.id,
+                )
+        self._profiles[unit] = profile
+        return await self._identity(unit, profile)
+
+    async def identify(self) -> list[DeviceIdentity]:
+        """Identify every configured unit (detecting profiles that were not given)."""
+        return [await self.identify_unit(config) for config in self.units]
+
+    async def scan(self, units: Iterable[int]) -> list[FoundUnit]:
+        """Return the units that answer and match a profile; silent units are absent."""
+        found = []
+        for unit in units:
+            try:
+                profile = await self.detect(
+                    unit, timeout=min(self.probe_timeout, self.link.timeout)
+                )
+            except LinkTimeoutError:
+                continue
+            if profile is None:
+                _LOGGER.info("unit %d answers but matches no Modbus profile", unit)
+                continue
+            self._profiles[unit] = profile
+            found.append(
+                FoundUnit(
+                    unit=unit, profile_id=profile.id, identity=await self._identity(unit, profile)
+                )
+            )
+        return found
+
+    # Points -----------------------------------------------------------------------------
+
+    def profile_of(self, device: DeviceIdentity) -> tuple[int, Profile]:
+        """Return a device's unit and profile (from identify, else from its stored identity)."""
+        unit = int(device.address)
+        profile = self._profiles.get(unit)
+        if profile is None:
+            profile = self.registry.get(device.extra["profile"])
+            self._profiles[unit] = profile
+        return unit, profile
+
+    def catalogue(self, device: DeviceIdentity) -> Sequence[Point]:
+        """Return the points of the device's profile."""
+        return self.profile_of(device)[1].catalogue()
+
+    async def read(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
+        """Read the named points of one unit in the cheapest reads its profile allows."""
+        unit, profile = self.profile_of(device)
+        by_access: dict[Access, list[RegisterPoint]] = defaultdict(list)
+        for key in keys:
+            register_point = profile.register_point(key)
+            if register_point is None:
+                _LOGGER.debug("%s has no point %s", profile.id, key)
+                continue
+            by_access[register_point.register.access].append(register_point)
+        values: dict[str, Value] = {}
+        for access, wanted in by_access.items():
+            spans = [Span(rp.register.address, rp.register.count) for rp in wanted]
+            blocks = plan_reads(spans, read_rules(profile, access), self.cost)
+            read = [
+                (block, await self.read_registers(unit, access, block.address, block.count))
+                for block in blocks
+            ]
+            for register_point in wanted:
+                span = Span(register_point.register.address, register_point.register.count)
+                block, registers = next((b, regs) for b, regs in read if b.covers(span))
+                offset = span.address - block.address
+                value = register_point.decode(registers[offset : offset + span.count])
+                if value is not None:
+                    values[register_point.key] = value
+        return values
+
+    async def write(self, device: DeviceIdentity, point: Point, value: Value) -> None:
+        """Write one setting with FC06 or FC16 as its profile says."""
+        unit, profile = self.profile_of(device)
+        register_point = profile.register_point(point.key)
+        if register_point is None:
+            raise UnknownPointError(f"{profile.id} has no point {point.key!r}", key=point.key)
+        if register_point.write is None:
+            raise NotWritableError(f"{point.key} is a reading, not a setting", key=point.key)
+        registers = register_point.encode(value)
+        await self.write_registers(
+            unit,
+            register_point.register.address,
+            registers,
+            single=register_point.write is WriteFunction.FC06,
+        )

@@ -1,0 +1,1 @@
+"""The PI30 family: Voltronic / Axpert / MPP Solar inverters and their rebrands."""

@@ -1,0 +1,1 @@
+"""Device simulators that speak real bytes over real ptys, sockets and HID report pipes."""

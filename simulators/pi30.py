@@ -1,0 +1,293 @@
+"""A PI30 inverter on a pty, a TCP port or a HID report pipe, with wire pacing and faults.
+
+The framing and CRC here are written from the protocol description, independently of the
+client library, so that the two can check each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+import random
+import signal
+import socket
+import sys
+
+from .pi30_device import NAK, Pi30Device, Profile
+from .pi30_endpoints import Channel, HidEndpoint, PtyEndpoint, TcpProtocol, sleep_until
+
+CR = 0x0D
+REPORT = 8
+# Bits on the wire per byte at 8N1: start, 8 data, stop.
+BITS_PER_BYTE = 10
+# Paced replies are written in slices of about this many seconds.
+SLICE_SECONDS = 0.02
+
+
+def xmodem_crc(data: bytes) -> int:
+    """Return the CRC-16/XMODEM of `data`, one bit at a time."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def wire_crc(data: bytes, *, zero_too: bool = False) -> bytes:
+    """Return the two CRC bytes as the inverter sends them: `(`, CR and LF moved up by one."""
+    crc = xmodem_crc(data)
+    out = bytearray((crc >> 8, crc & 0xFF))
+    for i, byte in enumerate(out):
+        if byte in (0x28, 0x0D, 0x0A) or (zero_too and byte == 0):
+            out[i] = byte + 1
+    return bytes(out)
+
+
+def reply_frame(payload: str) -> bytes:
+    """Return `(payload` with its CRC and CR."""
+    body = b"(" + payload.encode("ascii")
+    return body + wire_crc(body) + b"\r"
+
+
+def request_command(raw: bytes) -> str | None:
+    """Return the command of a request (without CR), or None when its CRC is wrong."""
+    if len(raw) < 3:
+        return None
+    body, crc = raw[:-2], raw[-2:]
+    if crc not in (wire_crc(body), wire_crc(body, zero_too=True)):
+        return None
+    try:
+        return body.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+class Fault(StrEnum):
+    """A way the line or the device can misbehave."""
+
+    SILENCE = "silence"
+    GARBAGE = "garbage"
+    BAD_CRC = "bad_crc"
+    TRUNCATED = "truncated"
+    NAK = "nak"
+    DISCONNECT = "disconnect"
+    SLOW = "slow"
+
+
+@dataclass
+class Stats:
+    """What the simulator saw and sent, for tests and benchmarks."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @property
+    def total(self) -> int:
+        """Return the number of requests received."""
+        return sum(self.requests.values())
+
+
+class Pi30Simulator:
+    """A PI30 device served on any number of endpoints in the running event loop."""
+
+    def __init__(
+        self,
+        device: Pi30Device | None = None,
+        *,
+        baud: float | None = None,
+        latency: float = 0.0,
+        slow_byte_delay: float = 0.05,
+        seed: int = 30,
+    ) -> None:
+        """Wrap a device; `baud` paces every byte both ways at 10/baud seconds."""
+        self.device = device or Pi30Device()
+        self.baud = baud
+        self.latency = latency
+        self.slow_byte_delay = slow_byte_delay
+        self.stats = Stats()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._faults: deque[Fault] = deque()
+        self._standing: Fault | None = None
+        self._clears = 0
+        self._random = random.Random(seed)
+        self._closers: list[Callable[[], None]] = []
+        self._servers: list[asyncio.Server] = []
+
+    # --- faults --------------------------------------------------------------------------
+
+    def inject(self, fault: Fault, count: int | None = None) -> None:
+        """Misbehave on the next `count` requests, or on every request until cleared."""
+        if count is None:
+            self._standing = fault
+        else:
+            self._faults.extend([fault] * count)
+
+    def clear_faults(self) -> None:
+        """Behave again."""
+        self._faults.clear()
+        self._standing = None
+        self._clears += 1
+
+    def _next_fault(self) -> Fault | None:
+        return self._faults.popleft() if self._faults else self._standing
+
+    # --- serving -------------------------------------------------------------------------
+
+    @property
+    def byte_time(self) -> float:
+        """Return the seconds one byte takes on the wire (0 when not paced)."""
+        return BITS_PER_BYTE / self.baud if self.baud else 0.0
+
+    async def serve(self, request: bytes, started: float, channel: Channel) -> None:
+        """Answer one request on one channel, keeping wire time and applying faults."""
+        loop = asyncio.get_running_loop()
+        self.stats.bytes_in += len(request)
+        # The pty hands the request over at once; on a real line its last byte lands later.
+        await sleep_until(loop, started + len(request) * self.byte_time)
+        command = request_command(request[:-1])
+        self.stats.requests[command or "<bad crc>"] += 1
+        fault = self._next_fault()
+        refused = fault is Fault.NAK or command is None
+        payload = NAK if refused or command is None else self.device.handle(command)
+        if payload is None:
+            return
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        frame = reply_frame(payload)
+        match fault:
+            case Fault.SILENCE:
+                return
+            case Fault.DISCONNECT:
+                channel.hang_up()
+                return
+            case Fault.GARBAGE:
+                frame = bytes(self._random.choice(b"\x00\x13\x7f\xfe ABC(0") for _ in range(12))
+                frame += b"\r"
+            case Fault.BAD_CRC:
+                frame = frame[:-3] + bytes(b ^ 0x55 for b in frame[-3:-1]) + b"\r"
+            case Fault.TRUNCATED:
+                frame = frame[: len(frame) // 2]
+        await self._send_paced(channel, frame, slow=fault is Fault.SLOW)
+
+    async def _send_paced(self, channel: Channel, frame: bytes, *, slow: bool) -> None:
+        """Send a frame byte by byte at wire speed (or slower while a slow fault lasts)."""
+        self.stats.bytes_out += len(frame)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        sent = 0
+        clears = self._clears
+        while sent < len(frame):
+            # Clearing the faults mid-reply brings the rest of a slow reply back to speed.
+            slow_now = slow and clears == self._clears
+            per_byte = self.slow_byte_delay if slow_now else self.byte_time
+            if per_byte <= 0:
+                channel.send(frame[sent:])
+                return
+            # Byte i is complete (i + 1) byte times after the reply started; send in slices.
+            target = min(len(frame), sent + max(1, round(SLICE_SECONDS / per_byte)))
+            due += (target - sent) * per_byte
+            await sleep_until(loop, due)
+            channel.send(frame[sent:target])
+            sent = target
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    async def start_pty(self, link_path: str | None = None) -> str:
+        """Serve on a new pty; return its path (or `link_path`, a symlink kept pointing at it)."""
+        endpoint = PtyEndpoint(self, link_path)
+        endpoint.open()
+        self._closers.append(endpoint.close)
+        return link_path or endpoint.path
+
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Serve on a TCP port (0 picks a free one); return the bound address."""
+        clients: set[TcpProtocol] = set()
+
+        def factory() -> asyncio.Protocol:
+            return TcpProtocol(self, clients)
+
+        server = await asyncio.get_running_loop().create_server(factory, host, port)
+        self._servers.append(server)
+
+        def close_clients() -> None:
+            for client in list(clients):
+                client.hang_up()
+
+        self._closers.append(close_clients)
+        bound = server.sockets[0].getsockname()
+        return str(bound[0]), int(bound[1])
+
+    def hid_pair(self) -> int:
+        """Serve HID report semantics on a new SOCK_SEQPACKET pair; return the client's fd."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        endpoint = HidEndpoint(self, ours)
+        self._closers.append(endpoint.close)
+        return theirs.detach()
+
+    async def drain(self) -> None:
+        """Wait until every request received so far has been answered."""
+        while pending := [task for task in self.tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Close every endpoint and cancel every reply in flight."""
+        for close in self._closers:
+            close()
+        self._closers.clear()
+        for server in self._servers:
+            server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+
+async def _run(args: argparse.Namespace) -> None:
+    profile = Profile.old_firmware() if args.old_firmware else Profile()
+    if args.parallel:
+        profile.parallel = True
+    simulator = Pi30Simulator(Pi30Device(profile), baud=args.baud)
+    if args.pty:
+        endpoint = await simulator.start_pty(args.pty)
+        print(f"serving PI30 on pty {endpoint}", flush=True)
+    else:
+        host, _, port = args.tcp.rpartition(":")
+        bound_host, bound_port = await simulator.start_tcp(host or "127.0.0.1", int(port))
+        print(f"serving PI30 on tcp://{bound_host}:{bound_port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await simulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a simulated PI30 inverter until killed."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.pi30", description=main.__doc__)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", metavar="PATH", help="symlink to create for the pty")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="address to listen on")
+    parser.add_argument("--baud", type=float, default=2400, help="pace bytes (0 = unpaced)")
+    parser.add_argument("--parallel", action="store_true", help="two units in parallel")
+    parser.add_argument("--old-firmware", action="store_true", help="a 2014-era unit")
+    args = parser.parse_args(argv)
+    if args.baud == 0:
+        args.baud = None
+    asyncio.run(_run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The data-quality filter holds back implausible values, unconfirmed spikes and falling counters."""
+
+from __future__ import annotations
+
+from custom_components.inverter_hub.inverterlib.model import Point, PointKind, ValueType
+from custom_components.inverter_hub.inverterlib.quality import QualityFilter, Rejection
+
+VOLTAGE = Point(key="battery_voltage", name="Battery voltage", plausible=(0.0, 70.0), spike=5.0)
+ENERGY = Point(
+    key="pv_energy",
+    name="PV energy",
+    unit="kWh",
+    device_class="energy",
+    state_class="total_increasing",
+)
+MODE = Point(key="device_mode", name="Mode", value_type=ValueType.ENUM, options=("line", "battery"))
+SETTING = Point(key="float_voltage", name="Float", kind=PointKind.SETTING, plausible=(0.0, 1.0))
+
+
+def make() -> QualityFilter:
+    points = {p.key: p for p in (VOLTAGE, ENERGY, MODE, SETTING)}
+    return QualityFilter(points)
+
+
+def test_plausible_values_pass_and_are_remembered() -> None:
+    quality = make()
+    assert quality.apply({"battery_voltage": 52.1, "device_mode": "line"}) == {
+        "battery_voltage": 52.1,
+        "device_mode": "line",
+    }
+    assert quality.good == {"battery_voltage": 52.1, "device_mode": "line"}
+    assert quality.rejected == {}
+
+
+def test_implausible_value_is_held_back_and_last_good_stays() -> None:
+    quality = make()
+    quality.apply({"battery_voltage": 52.1})
+    assert quality.apply({"battery_voltage": 655.35}) == {}
+    assert quality.good["battery_voltage"] == 52.1
+    assert quality.rejected["battery_voltage"] is Rejection.IMPLAUSIBLE
+
+
+def test_spike_published_only_when_it_persists() -> None:
+    quality = make()
+    quality.apply({"battery_voltage": 52.0})
+    assert quality.apply({"battery_voltage": 40.0}) == {}
+    assert quality.rejected["battery_voltage"] is Rejection.SPIKE
+    assert quality.apply({"battery_voltage": 52.2}) == {"battery_voltage": 52.2}
+    assert quality.apply({"battery_voltage": 45.0}) == {}
+    assert quality.apply({"battery_voltage": 44.8}) == {"battery_voltage": 44.8}
+    assert "battery_voltage" not in quality.rejected
+
+
+def test_spike_that_moves_again_restarts_confirmation() -> None:
+    quality = make()
+    quality.apply({"battery_voltage": 52.0})
+    assert quality.apply({"battery_voltage": 40.0}) == {}
+    assert quality.apply({"battery_voltage": 30.0}) == {}
+    assert quality.apply({"battery_voltage": 30.5}) == {"battery_voltage": 30.5}
+
+
+def test_counter_never_drops_to_zero() -> None:
+    quality = make()
+    quality.apply({"pv_energy": 1234.5})
+    for _ in range(5):
+        assert quality.apply({"pv_energy": 0.0}) == {}
+    assert quality.good["pv_energy"] == 1234.5
+    assert quality.rejected["pv_energy"] is Rejection.COUNTER_DECREASE
+
+
+def test_counter_reset_accepted_after_three_lower_reads() -> None:
+    quality = make()
+    quality.apply({"pv_energy": 1234.5})
+    assert quality.apply({"pv_energy": 1.0}) == {}
+    assert quality.apply({"pv_energy": 1.1}) == {}
+    assert quality.apply({"pv_energy": 1.2}) == {"pv_energy": 1.2}
+    assert quality.apply({"pv_energy": 1.3}) == {"pv_energy": 1.3}
+
+
+def test_settings_unknown_keys_and_non_numbers_pass_unchecked() -> None:
+    quality = make()
+    assert quality.apply({"float_voltage": 54.0, "other": 1, "battery_voltage": "x"}) == {
+        "float_voltage": 54.0,
+        "other": 1,
+        "battery_voltage": "x",
+    }
+    assert quality.apply({"battery_voltage": 52.0}) == {"battery_voltage": 52.0}
