@@ -1,4 +1,4 @@
-"""Generate translations/en.json and icons.json from strings.json and the shipped point catalogues."""
+"""Generate translations/en.json and icons.json from strings.json and the shipped catalogues."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def _entity_section(points: Iterable[Point]) -> tuple[dict[str, Any], dict[str, 
         if point.icon:
             icons.setdefault(platform, {})[point.key] = {"default": point.icon}
     sort = {platform: dict(sorted(keys.items())) for platform, keys in sorted(names.items())}
-    sorted_icons = {platform: dict(sorted(keys.items())) for platform, keys in sorted(icons.items())}
+    sorted_icons = {
+        platform: dict(sorted(keys.items())) for platform, keys in sorted(icons.items())
+    }
     return sort, sorted_icons, conflicts
 
 

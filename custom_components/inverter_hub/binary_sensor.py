@@ -26,7 +26,7 @@ class InverterBinarySensor(InverterEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool | None:
         """Return the reading."""
-        value = self.value
+        value = self.point_value
         return value if isinstance(value, bool) else None
 
 

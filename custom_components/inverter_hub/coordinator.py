@@ -123,21 +123,26 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         for identity in identities:
             points = {point.key: point for point in self.client.catalogue(identity)}
             self.devices[identity.serial_number] = DeviceState(
-                identity=identity, points=points, quality=QualityFilter(points)
+                identity=identity,
+                points=points,
+                quality=QualityFilter(points),
+                available=identity.extra.get("offline") != "1",
             )
 
     def device_info(self, serial_number: str) -> DeviceInfo:
         """Return the Home Assistant device of a serial number."""
         identity = self.devices[serial_number].identity
-        return DeviceInfo(
+        info = DeviceInfo(
             identifiers={(DOMAIN, identity.serial_number)},
             manufacturer=identity.manufacturer,
             model=identity.model,
             name=identity.title,
             serial_number=identity.serial_number,
             sw_version=identity.firmware,
-            via_device=(DOMAIN, identity.parent_serial) if identity.parent_serial else None,
         )
+        if identity.parent_serial:
+            info["via_device"] = (DOMAIN, identity.parent_serial)
+        return info
 
     def visible_points(self, state: DeviceState) -> list[Point]:
         """Return the points that get entities (expert points only in expert mode)."""
@@ -183,8 +188,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                     continue
                 await self._update_device(state, now)
         except LinkError as err:
-            if not isinstance(err, LinkTimeoutError):
-                await async_check_port(self.hass, self.config_entry)
+            await async_check_port(self.hass, self.config_entry)
             self._link_down = True
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -205,13 +209,9 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             return
         try:
             values = await self._read(state, keys)
-        except LinkTimeoutError as err:
-            if len(self.devices) == 1:
-                raise
-            self._mark_unavailable(state, now, err)
-            return
         except InverterError as err:
-            if isinstance(err, LinkError):
+            # A silent or refusing device rests; only a broken link stops the whole cycle.
+            if isinstance(err, LinkError) and not isinstance(err, LinkTimeoutError):
                 raise
             self._mark_unavailable(state, now, err)
             return
@@ -232,7 +232,8 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             LOGGER.warning("%s stopped answering: %s", state.identity.title, err)
         state.available = False
         state.failures += 1
-        backoff = min(self.probe_interval, self.scan_interval * 2 ** (state.failures - 1))
+        # Retry at the next cycle first, then after 1, 3, 7, ... intervals up to the cap.
+        backoff = min(self.probe_interval, self.scan_interval * (2 ** (state.failures - 1) - 1))
         state.retry_at = now + backoff
 
     def state_of(self, serial_number: str) -> DeviceState:

@@ -55,7 +55,7 @@ class InverterEntity(CoordinatorEntity[InverterCoordinator]):
         self._attr_entity_registry_enabled_default = point.enabled_by_default
 
     @property
-    def value(self) -> Value | None:
+    def point_value(self) -> Value | None:
         """Return the point's last good value."""
         return self.coordinator.devices[self.serial_number].values.get(self.point.key)
 
@@ -67,7 +67,7 @@ class InverterEntity(CoordinatorEntity[InverterCoordinator]):
         state = self.coordinator.devices[self.serial_number]
         if state.available:
             return True
-        return self.point.total_increasing and self.value is not None
+        return self.point.total_increasing and self.point_value is not None
 
     async def write(self, value: object) -> None:
         """Send a new value through the write pipeline."""

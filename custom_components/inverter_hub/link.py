@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_BAUDRATE, CONF_FAMILY, CONF_LINK, CONF_UNITS, DOMAIN
+from .const import CONF_BAUDRATE, CONF_FAMILY, CONF_LINK, CONF_SERIALS, CONF_UNITS, DOMAIN
 from .inverterlib.client import InverterClient
 from .inverterlib.families import ClientOptions, ModbusUnit, create_client
 
@@ -23,8 +23,12 @@ def client_options(hass: HomeAssistant, data: Mapping[str, Any]) -> ClientOption
     return ClientOptions(
         baudrate=data.get(CONF_BAUDRATE),
         units=tuple(
-            ModbusUnit(unit=unit["unit"], profile=unit.get("profile"))
-            for unit in data.get(CONF_UNITS, ())
+            ModbusUnit(unit=unit["unit"], profile=unit.get("profile"), serial=serial)
+            for unit, serial in zip(
+                data.get(CONF_UNITS, ()),
+                [*data.get(CONF_SERIALS, ()), *[None] * len(data.get(CONF_UNITS, ()))],
+                strict=False,
+            )
         ),
         profile_dirs=(user_profile_dir(hass),),
     )

@@ -42,7 +42,7 @@ class InverterNumber(InverterEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """Return the value the device holds."""
-        return native_number(self.value)
+        return native_number(self.point_value)
 
     async def async_set_native_value(self, value: float) -> None:
         """Write a new value."""

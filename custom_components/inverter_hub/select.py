@@ -25,7 +25,7 @@ class InverterSelect(InverterEntity, SelectEntity):
     @property
     def current_option(self) -> str | None:
         """Return the option the device holds."""
-        value = self.value
+        value = self.point_value
         return value if isinstance(value, str) else None
 
     async def async_select_option(self, option: str) -> None:

@@ -45,7 +45,7 @@ class InverterSensor(InverterEntity, SensorEntity):
     @property
     def native_value(self) -> str | int | float | None:
         """Return the reading."""
-        value = self.value
+        value = self.point_value
         if isinstance(value, time):
             return value.strftime("%H:%M")
         return value

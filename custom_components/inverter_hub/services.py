@@ -14,6 +14,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN
@@ -31,7 +32,7 @@ ATTR_DEVICE = "serial_number"
 ATTR_KEY = "key"
 ATTR_VALUE = "value"
 
-_ENTRY = {vol.Required(ATTR_CONFIG_ENTRY): cv.string}
+_ENTRY: dict[vol.Marker, Any] = {vol.Required(ATTR_CONFIG_ENTRY): cv.string}
 
 RAW_COMMAND_SCHEMA = vol.Schema(
     {**_ENTRY, vol.Required(ATTR_COMMAND): vol.All(cv.string, vol.Length(min=1, max=64))}
@@ -112,7 +113,7 @@ async def _read_registers(call: ServiceCall) -> ServiceResponse:
     coordinator.require_expert()
     read = _method(coordinator, "read_registers")
     try:
-        registers: list[int] = await read(
+        registers: list[JsonValueType] = await read(
             call.data[ATTR_UNIT],
             call.data[ATTR_ACCESS],
             call.data[ATTR_ADDRESS],
@@ -120,7 +121,7 @@ async def _read_registers(call: ServiceCall) -> ServiceResponse:
         )
     except InverterError as err:
         raise translate_error(err) from err
-    return {"registers": registers}
+    return {"registers": [*registers]}
 
 
 async def _write_registers(call: ServiceCall) -> None:

@@ -21,7 +21,7 @@ class InverterSwitch(InverterEntity, SwitchEntity):
     @property
     def is_on(self) -> bool | None:
         """Return whether the setting is on."""
-        value = self.value
+        value = self.point_value
         return value if isinstance(value, bool) else None
 
     async def async_turn_on(self, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ class InverterTime(InverterEntity, TimeEntity):
     @property
     def native_value(self) -> time | None:
         """Return the time the device holds."""
-        value = self.value
+        value = self.point_value
         return value if isinstance(value, time) else None
 
     async def async_set_value(self, value: time) -> None:

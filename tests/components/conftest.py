@@ -88,7 +88,9 @@ def pi30_entry(hass: HomeAssistant, pi30_sim: Pi30Endpoint) -> MockConfigEntry:
 
 
 @pytest.fixture
-async def pi30_loaded(hass: HomeAssistant, pi30_entry: MockConfigEntry) -> AsyncIterator[MockConfigEntry]:
+async def pi30_loaded(
+    hass: HomeAssistant, pi30_entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
     """Set up the simulated inverter; unload it afterwards."""
     assert await hass.config_entries.async_setup(pi30_entry.entry_id)
     await hass.async_block_till_done()

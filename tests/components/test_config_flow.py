@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-import pytest
 from homeassistant.config_entries import SOURCE_USB, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.inverter_hub import config_flow
@@ -98,7 +98,9 @@ async def _start(hass: HomeAssistant, family: str, link: str) -> dict[str, Any]:
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"family": family})
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "link"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": link})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": link}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == link
     return dict(result)
@@ -305,7 +307,9 @@ USB = UsbServiceInfo(
 
 
 @pytest.mark.usefixtures("ports")
-async def test_usb_discovery_finds_hidraw_and_confirms(hass: HomeAssistant, probe: AsyncMock) -> None:
+async def test_usb_discovery_finds_hidraw_and_confirms(
+    hass: HomeAssistant, probe: AsyncMock
+) -> None:
     """A plugged-in inverter is probed on its hidraw node and added after a confirmation."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USB}, data=USB
@@ -348,7 +352,7 @@ async def test_usb_discovery_without_hidraw_uses_the_serial_device(
 async def test_usb_discovery_of_silent_or_known_device_aborts(
     hass: HomeAssistant, probe: AsyncMock
 ) -> None:
-    """A device that does not answer, or is known, is not offered (a known one gets the new port)."""
+    """A silent device is not offered; a known one is not either, but gets the new port."""
     probe.side_effect = LinkError("silent")
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USB}, data=USB

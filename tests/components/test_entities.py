@@ -1,4 +1,4 @@
-"""Entities of a simulated Axpert: snapshots, and writes through selects, numbers, switches, buttons."""
+"""Entities of a simulated Axpert: snapshots, and writes through every kind of setting."""
 
 from __future__ import annotations
 
@@ -199,7 +199,10 @@ async def test_write_setting_service(
         ({"serial_number": "nope", "key": "battery_type", "value": "agm"}, "unknown_device"),
         ({"serial_number": PI30_SERIAL, "key": "nope", "value": 1}, "unknown_point"),
         ({"serial_number": PI30_SERIAL, "key": "battery_voltage", "value": 1}, "not_writable"),
-        ({"serial_number": PI30_SERIAL, "key": "output_mode", "value": "parallel"}, "expert_mode_required"),
+        (
+            {"serial_number": PI30_SERIAL, "key": "output_mode", "value": "parallel"},
+            "expert_mode_required",
+        ),
     ],
 )
 async def test_write_setting_service_refuses_bad_input(

@@ -44,9 +44,7 @@ async def test_setup_creates_device_and_entities(
     assert state.attributes["unit_of_measurement"] == "V"
 
 
-async def test_unload_closes_the_link(
-    hass: HomeAssistant, pi30_loaded: MockConfigEntry
-) -> None:
+async def test_unload_closes_the_link(hass: HomeAssistant, pi30_loaded: MockConfigEntry) -> None:
     """Unloading removes the entities' data source and closes the port."""
     link = pi30_loaded.runtime_data.client.link
     assert link.is_open
@@ -144,7 +142,9 @@ async def test_expert_points_only_in_expert_mode(
     hass.config_entries.async_update_entry(pi30_entry, options={"expert": expert})
     assert await hass.config_entries.async_setup(pi30_entry.entry_id)
     await hass.async_block_till_done()
-    reset = entity_registry.async_get_entity_id("button", DOMAIN, f"{PI30_SERIAL}_reset_to_defaults")
+    reset = entity_registry.async_get_entity_id(
+        "button", DOMAIN, f"{PI30_SERIAL}_reset_to_defaults"
+    )
     assert (reset is not None) is expert
     if reset is not None:
         entry = entity_registry.async_get(reset)

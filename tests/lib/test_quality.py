@@ -1,4 +1,4 @@
-"""The data-quality filter holds back implausible values, unconfirmed spikes and falling counters."""
+"""The data-quality filter holds back implausible values, spikes and falling counters."""
 
 from __future__ import annotations
 

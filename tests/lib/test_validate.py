@@ -43,7 +43,9 @@ PRIORITY = Point(
     option_labels=("Utility first", "Solar first", "Solar, battery, utility"),
 )
 BUZZER = Point(key="buzzer", name="Buzzer", kind=PointKind.SETTING, value_type=ValueType.BOOL)
-SLOT = Point(key="charge_start", name="Charge start", kind=PointKind.SETTING, value_type=ValueType.TIME)
+SLOT = Point(
+    key="charge_start", name="Charge start", kind=PointKind.SETTING, value_type=ValueType.TIME
+)
 LABEL = Point(key="label", name="Label", kind=PointKind.SETTING, value_type=ValueType.TEXT)
 SYNC = Point(key="sync_clock", name="Sync clock", kind=PointKind.ACTION)
 READING = Point(key="battery_voltage", name="Battery voltage")

@@ -22,7 +22,9 @@ from custom_components.inverter_hub.inverterlib.model import (
 from custom_components.inverter_hub.inverterlib.transport.base import Link
 from custom_components.inverter_hub.inverterlib.writer import Outcome, find_point, write_setting
 
-FLOAT = Point(key="float_voltage", name="Float", kind=PointKind.SETTING, minimum=48, maximum=58.4, step=0.1)
+FLOAT = Point(
+    key="float_voltage", name="Float", kind=PointKind.SETTING, minimum=48, maximum=58.4, step=0.1
+)
 SYNC = Point(key="sync_clock", name="Sync clock", kind=PointKind.ACTION)
 DEVICE = DeviceIdentity(serial_number="1", family="test", model="M", manufacturer="X")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from .client import InverterClient
 from .errors import UnsupportedError
@@ -22,6 +23,7 @@ class ModbusUnit:
 
     unit: int
     profile: str | None = None
+    serial: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,7 +60,10 @@ def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
     if spec.kind == "hid":
         raise UnsupportedError("Modbus does not run over USB-HID")
     registry = ProfileRegistry.load(options.profile_dirs, skip_invalid=True)
-    units = [UnitConfig(unit=unit.unit, profile=unit.profile) for unit in options.units]
+    units = [
+        UnitConfig(unit=unit.unit, profile=unit.profile, serial=unit.serial)
+        for unit in options.units
+    ]
     profiles = [registry.get(unit.profile) for unit in options.units if unit.profile]
     link_rules = registry.link_rules(profiles)
     link = open_link(
@@ -67,7 +72,9 @@ def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
         gap=link_rules.gap,
         timeout=link_rules.timeout,
     )
-    framing = "rtu" if spec.kind in ("serial", "rtu-over-tcp") else "socket"
+    framing: Literal["rtu", "socket"] = (
+        "rtu" if spec.kind in ("serial", "rtu-over-tcp") else "socket"
+    )
     return ModbusClient(link, framing=framing, units=units, registry=registry)
 
 
