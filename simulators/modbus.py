@@ -136,6 +136,8 @@ def _typical(register_point: RegisterPoint, unit: int) -> Number | str:
     key = point.key
     if register_point.register.type.value == "ascii":
         return f"SIM{unit:02d}{key[:4].upper()}"
+    if register_point.on_value is not None:
+        return register_point.on_value
     if register_point.options:
         preferred = ("normal", "on", "enabled", "load_first")
         raws = list(register_point.options)
@@ -207,8 +209,17 @@ class SimulatedUnit:
             mask = 1 << register_point.bit
             word = word | mask if value else word & ~mask
             self._put(register, _words(word, register.count, register.word_order.value))
+        elif register_point.on_value is not None:
+            # On/off as a bool, or any raw number (a device can hold undocumented values).
+            if isinstance(value, bool):
+                chosen = register_point.on_value if value else register_point.off_value
+                assert chosen is not None
+                value = chosen
+            self._put(register, _pack(register, value))
         elif register_point.options:
-            self._put(register, _pack(register, int(value)))
+            # The raw code as given: an Eastron float code may even be 2.5, which no option is.
+            assert not isinstance(value, str)
+            self._put(register, _pack(register, value))
         else:
             self._put(register, _pack(register, value, register_point.scale, register_point.offset))
 
@@ -217,14 +228,27 @@ class SimulatedUnit:
         return [bank.get(address + i, 0) for i in range(count)]
 
     def value(self, key: str) -> Number | str | bool:
-        """Return the value a point holds now (raw option values for enums)."""
+        """Return the value a point holds now (raw option values for enums).
+
+        A switch holding neither of its values returns the raw number.
+        """
         register_point = self.profile.register_point(key)
+        derived = self.profile.derived_point(key)
+        if derived is not None:
+            minuend, subtrahend = (self.value(name) for name in derived.inputs)
+            assert isinstance(minuend, int | float)
+            assert isinstance(subtrahend, int | float)
+            return minuend - subtrahend
         if register_point is None:
             raise KeyError(key)
         register = register_point.register
         registers = self._registers(register)
         if register_point.bit is not None:
             return bool(_join(registers, register.word_order.value) >> register_point.bit & 1)
+        if register_point.on_value is not None:
+            raw = _unpack(register, registers)
+            states = {register_point.on_value: True, register_point.off_value: False}
+            return states.get(raw, raw) if isinstance(raw, int | float) else raw
         if register_point.options:
             return _unpack(register, registers)
         return _unpack(register, registers, register_point.scale, register_point.offset)
@@ -244,6 +268,7 @@ class SimulatedUnit:
             point.key in self._base
             and not register_point.options
             and register_point.bit is None
+            and register_point.on_value is None
             and (register.access, register.address) not in self._pinned
             and (point.state_class == "total_increasing" or point.device_class in _MOVING)
         )
@@ -328,11 +353,17 @@ class SimulatedUnit:
             if register.address != address or register.count != len(values):
                 continue
             point = register_point.point
-            if register_point.options:
+            coded = bool(register_point.options) or register_point.on_value is not None
+            if coded:
                 value = _unpack(register, values)
             else:
                 value = _unpack(register, values, register_point.scale, register_point.offset)
             if register_point.options and value not in register_point.options:
+                return ExcCodes.ILLEGAL_VALUE
+            if register_point.on_value is not None and value not in (
+                register_point.on_value,
+                register_point.off_value,
+            ):
                 return ExcCodes.ILLEGAL_VALUE
             if not isinstance(value, str) and (
                 (point.minimum is not None and value < point.minimum - 1e-6)

@@ -52,10 +52,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> 
     coordinator = InverterCoordinator(hass, entry, client, await async_translated_keys(hass))
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    _adopt_identity(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(_async_reload_entry))
     return True
+
+
+def _adopt_identity(
+    hass: HomeAssistant, entry: InverterConfigEntry, coordinator: InverterCoordinator
+) -> None:
+    """Give an entry made without the flow (YAML seeding, old versions) the device's identity."""
+    if entry.unique_id is not None or not coordinator.devices:
+        return
+    serial = next(iter(coordinator.devices))
+    if hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, serial) is None:
+        hass.config_entries.async_update_entry(entry, unique_id=serial)
 
 
 async def _async_reload_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> None:

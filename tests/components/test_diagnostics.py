@@ -19,7 +19,10 @@ async def test_diagnostics_redact_serials(
     """The report has the link, devices, values and writes, and no serial number anywhere."""
     entity_id = "select.vmiii_5000_92932105105335_output_source_priority"
     await hass.services.async_call(
-        "select", "select_option", {ATTR_ENTITY_ID: entity_id, "option": "solar_first"}, blocking=True
+        "select",
+        "select_option",
+        {ATTR_ENTITY_ID: entity_id, "option": "solar_first"},
+        blocking=True,
     )
     pi30_loaded.runtime_data.devices[PI30_SERIAL].quality.apply({"battery_voltage": 999.0})
     report = await async_get_config_entry_diagnostics(hass, pi30_loaded)

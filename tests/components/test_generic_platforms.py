@@ -74,9 +74,7 @@ async def slot_entry(hass: HomeAssistant) -> MockConfigEntry:
     """Set up an entry whose client is the in-memory slot device."""
     entry = MockConfigEntry(domain=DOMAIN, data={"family": "pi30", "link": "tcp://127.0.0.1:9"})
     entry.add_to_hass(hass)
-    with patch(
-        "custom_components.inverter_hub.link.create_client", return_value=SlotClient()
-    ):
+    with patch("custom_components.inverter_hub.link.create_client", return_value=SlotClient()):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
     return entry

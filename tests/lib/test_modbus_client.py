@@ -12,6 +12,7 @@ import pytest
 from custom_components.inverter_hub.inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
+    LinkError,
     LinkTimeoutError,
     NotWritableError,
     ProfileError,
@@ -23,7 +24,13 @@ from custom_components.inverter_hub.inverterlib.modbus.client import (
     ModbusClient,
     UnitConfig,
 )
-from custom_components.inverter_hub.inverterlib.modbus.planner import MBAP_COST, RTU_COST
+from custom_components.inverter_hub.inverterlib.modbus.planner import (
+    MBAP_COST,
+    RTU_COST,
+    ReadRules,
+    Span,
+    plan_reads,
+)
 from custom_components.inverter_hub.inverterlib.modbus.profile import Access
 from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
 from custom_components.inverter_hub.inverterlib.modbus.wire import Framing
@@ -96,10 +103,9 @@ async def client_fixture(
 def expected(simulator: ModbusSimulator, device: DeviceIdentity, key: str) -> object:
     """Return what the simulated device holds for a point, as the client should decode it."""
     unit = simulator.unit(int(device.address))
-    register_point = unit.profile.register_point(key)
-    assert register_point is not None
     value = unit.value(key)
-    if register_point.options:
+    register_point = unit.profile.register_point(key)
+    if register_point is not None and register_point.options:
         return register_point.options.get(int(value))
     return value
 
@@ -147,14 +153,23 @@ async def test_writes_land_and_read_back(client: ModbusClient, simulator: Modbus
     assert record.outcome is Outcome.APPLIED
     assert simulator.unit(2).value("export_limit") == 40
     assert (await client.read(inverter, ["export_limit"])) == {"export_limit": 40}
+    # A switch: on/off written as the raw values 1/0.
     record = await write_setting(client, inverter, points["inverter_enabled"], "off")
-    assert (record.old, record.new) == ("on", "off")
-    assert simulator.unit(2).value("inverter_enabled") == 0
+    assert (record.old, record.new, record.outcome) == (True, False, Outcome.APPLIED)
+    assert simulator.unit(2).value("inverter_enabled") is False
+    assert await client.read_registers(2, "holding", 0, 1) == [0]
+    await write_setting(client, inverter, points["inverter_enabled"], True)
+    assert await client.read_registers(2, "holding", 0, 1) == [1]
     # FC16: a float32 in two registers.
     meter_points = {point.key: point for point in client.catalogue(meter)}
     record = await write_setting(client, meter, meter_points["demand_period"], 15)
     assert record.outcome is Outcome.APPLIED
     assert simulator.unit(1).value("demand_period") == 15.0
+    # An Eastron code is a float too: a select whose option is written as 3.0.
+    record = await write_setting(client, meter, meter_points["system_type"], "three_phase_4_wire")
+    assert (record.old, record.new) == ("single_phase_2_wire", "three_phase_4_wire")
+    assert simulator.unit(1).value("system_type") == 3.0
+    assert await client.read_registers(1, "holding", 0x000A, 2) == [0x4040, 0x0000]
     assert (await write_setting(client, meter, meter_points["demand_period"], 15)).outcome is (
         Outcome.UNCHANGED
     )
@@ -194,7 +209,146 @@ async def test_a_sleeping_unit_times_out_while_the_other_answers(
     assert (await client.read(inverter, ["device_mode"])) == {"device_mode": "normal"}
 
 
+# Derived values, switches and float codes -------------------------------------------------
+
+
+async def test_grid_power_is_import_minus_export(
+    client: ModbusClient, simulator: ModbusSimulator
+) -> None:
+    _, inverter = await client.identify()
+    growatt = simulator.unit(2)
+    growatt.set_value("grid_import_power", 1234.5)
+    growatt.set_value("grid_export_power", 0)
+    before = client.transactions
+    # Only what was asked comes back, though both inputs were read (in one request).
+    assert await client.read(inverter, ["grid_power"]) == {"grid_power": 1234.5}
+    assert client.transactions - before == 1
+    growatt.set_value("grid_import_power", 0)
+    growatt.set_value("grid_export_power", 812.3)
+    values = await client.read(inverter, ["grid_power", "grid_export_power"])
+    assert values == {"grid_power": -812.3, "grid_export_power": 812.3}
+    points = {point.key: point for point in client.catalogue(inverter)}
+    with pytest.raises(NotWritableError, match="computed"):
+        await client.write(inverter, points["grid_power"], 5)
+
+
+async def test_values_outside_the_documented_codes_are_not_published(
+    client: ModbusClient, simulator: ModbusSimulator
+) -> None:
+    meter, inverter = await client.identify()
+    simulator.unit(2).set_value("inverter_enabled", 3)
+    simulator.unit(1).set_value("system_type", 2.5)
+    assert await client.read(inverter, ["inverter_enabled", "export_limit"]) == {
+        "export_limit": simulator.unit(2).value("export_limit")
+    }
+    assert await client.read(meter, ["system_type"]) == {}
+    simulator.unit(1).set_value("system_type", 2)
+    assert await client.read(meter, ["system_type"]) == {"system_type": "three_phase_3_wire"}
+
+
+async def test_battery_power_is_discharge_minus_charge(
+    registry: ProfileRegistry, socket_enabled: None
+) -> None:
+    simulator = ModbusSimulator({1: "growatt_tlxh"}, registry=registry, moving=False)
+    try:
+        client = await open_client(simulator, "tcp", registry, [UnitConfig(unit=1)])
+        (hybrid,) = await client.identify()
+        assert hybrid.extra["profile"] == "growatt_tlxh"
+        simulator.unit(1).set_value("battery_discharge_power", 0)
+        simulator.unit(1).set_value("battery_charge_power", 1500)
+        values = await client.read(hybrid, ["battery_power", "grid_power", "ac_charge"])
+        assert values["battery_power"] == -1500
+        assert values["ac_charge"] is True
+        simulator.unit(1).set_value("battery_discharge_power", 640.2)
+        simulator.unit(1).set_value("battery_charge_power", 0)
+        assert await client.read(hybrid, ["battery_power"]) == {"battery_power": 640.2}
+        await client.close()
+    finally:
+        await simulator.stop()
+
+
 # Identification without a scan ---------------------------------------------------------
+
+
+async def test_a_sleeping_inverter_with_a_known_serial_does_not_stop_setup(
+    simulator: ModbusSimulator,
+    registry: ProfileRegistry,
+    socket_enabled: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    units = [
+        UnitConfig(unit=1, profile="sdm630", serial="2024001"),
+        UnitConfig(unit=2, profile="growatt_min", serial="GW-NIGHT"),
+    ]
+    client = await open_client(simulator, "tcp", registry, units)
+    try:
+        simulator.unit(2).sleep()
+        with caplog.at_level(logging.INFO):
+            meter, inverter = await client.identify()
+        assert (meter.serial_number, meter.extra) == ("2024001", {"profile": "sdm630"})
+        assert inverter == DeviceIdentity(
+            serial_number="GW-NIGHT",
+            family="modbus",
+            model="MIN TL-X",
+            manufacturer="Growatt",
+            address="2",
+            extra={"profile": "growatt_min", "offline": "1"},
+        )
+        assert "unit 2 is silent" in caplog.text
+        assert "grid_power" in await client.read(meter, ["grid_power"])
+        with pytest.raises(LinkTimeoutError, match="unit 2 did not answer"):
+            await client.read(inverter, ["pv_power"])
+        # Morning: the offline identity reads like any other.
+        simulator.unit(2).wake()
+        simulator.unit(2).set_value("pv1_voltage", 301.2)
+        assert await client.read(inverter, ["pv1_voltage"]) == {"pv1_voltage": 301.2}
+        # Both silent, both known: still set up, both offline.
+        simulator.unit(1).sleep()
+        simulator.unit(2).sleep()
+        devices = await client.identify()
+        assert [device.extra.get("offline") for device in devices] == ["1", "1"]
+    finally:
+        await client.close()
+
+
+async def test_identify_raises_only_when_nothing_answers_and_a_unit_is_unknown(
+    simulator: ModbusSimulator,
+    registry: ProfileRegistry,
+    socket_enabled: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    units = [
+        UnitConfig(unit=1, profile="sdm630"),
+        UnitConfig(unit=2, serial="GW-NIGHT"),  # no profile: nothing to build an identity from
+    ]
+    client = await open_client(simulator, "tcp", registry, units)
+    try:
+        simulator.unit(2).sleep()
+        with caplog.at_level(logging.WARNING):
+            devices = await client.identify()
+        # The meter answered, so the unknown sleeper is left out rather than failing setup.
+        assert [device.serial_number for device in devices] == ["2024001"]
+        assert "left out until it answers: unit 2 did not answer" in caplog.text
+        simulator.unit(1).sleep()
+        with pytest.raises(LinkTimeoutError, match="unit 1 did not answer"):
+            await client.identify()
+    finally:
+        await client.close()
+
+
+async def test_identify_raises_when_the_link_fails(
+    registry: ProfileRegistry, socket_enabled: None
+) -> None:
+    simulator = ModbusSimulator({1: "sdm630"}, registry=registry)
+    port = await simulator.serve_tcp()
+    await simulator.stop()
+    link = TcpLink("127.0.0.1", port, timeout=TIMEOUT)
+    units = [UnitConfig(unit=1, profile="sdm630", serial="2024001")]
+    client = ModbusClient(link, framing="socket", units=units, registry=registry)
+    with pytest.raises(LinkError, match="cannot open") as caught:
+        await client.identify()
+    assert not isinstance(caught.value, LinkTimeoutError)
+    await client.close()
 
 
 async def test_units_with_and_without_configured_profiles(
@@ -368,6 +522,30 @@ async def test_replies_that_do_not_match_the_request(registry: ProfileRegistry) 
     # The planner asked for one register and the reply framing says two: never sliced blindly.
     with pytest.raises(FrameError, match="reply of 6 bytes, expected 4"):
         await client.read_registers(1, Access.HOLDING, 0, 1)
+
+
+def test_the_read_cost_counts_the_links_gap_at_its_speed(registry: ProfileRegistry) -> None:
+    growatt_bus = SerialLink("/dev/ttyUSB0", settings=SerialSettings(baudrate=9600), gap=0.85)
+    # 9600 baud 8N1: 960 bytes a second, so 850 ms of silence costs 816 bytes.
+    assert client_on(growatt_bus, registry, "rtu").cost == RTU_COST.with_gap(0.85, 960)
+    assert client_on(growatt_bus, registry, "rtu").cost.gap_bytes == 816
+    even_parity = SerialSettings(baudrate=9600, parity="E")
+    assert client_on(
+        SerialLink("/dev/x", settings=even_parity, gap=0.05), registry, "rtu"
+    ).cost == (RTU_COST.with_gap(0.05, 9600 / 11))
+    # A network link: a nominal 1 MB/s, so any gap outweighs every hole.
+    network = TcpLink("192.0.2.1", 502, gap=0.05)
+    assert client_on(network, registry).cost.gap_bytes == 50_000
+    # An RTU gateway's serial side can be given: it is the slow stretch of the bus.
+    gateway = ModbusClient(
+        network, framing="rtu", units=[UnitConfig(unit=1)], registry=registry, line_rate=960
+    )
+    assert gateway.cost.gap_bytes == 48
+    # The planner then reads the Growatt's live block in one request.
+    live = [Span(3000, 2), Span(3023, 2), Span(3093, 1)]
+    rules = ReadRules(barriers=(3125,))
+    assert len(plan_reads(live, rules, client_on(growatt_bus, registry, "rtu").cost)) == 1
+    assert len(plan_reads(live, rules, RTU_COST)) == 3
 
 
 async def test_argument_checks(registry: ProfileRegistry) -> None:

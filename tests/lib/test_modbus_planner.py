@@ -8,8 +8,10 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from benchmarks.modbus import optimal_cover
+from custom_components.inverter_hub.inverterlib.modbus.client import read_rules
 from custom_components.inverter_hub.inverterlib.modbus.planner import (
     MBAP_COST,
+    NETWORK_BYTES_PER_SECOND,
     RTU_COST,
     Block,
     CostModel,
@@ -19,6 +21,14 @@ from custom_components.inverter_hub.inverterlib.modbus.planner import (
     one_read_per_span,
     plan_reads,
 )
+from custom_components.inverter_hub.inverterlib.modbus.profile import Access
+from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
+from custom_components.inverter_hub.inverterlib.model import PollGroup
+
+# RS-485 at 9600 8N1 carries 960 bytes a second: an SDM's 50 ms gap is 48 bytes, a Growatt's
+# 850 ms gap 816 bytes.
+SDM_RTU = RTU_COST.with_gap(0.05, 960)
+GROWATT_RTU = RTU_COST.with_gap(0.85, 960)
 
 
 def partitions(items: list[Span]) -> Iterator[list[list[Span]]]:
@@ -77,7 +87,16 @@ rule_sets = st.builds(
     even_alignment=st.booleans(),
     barriers=st.lists(st.integers(0, 44), max_size=3).map(lambda b: tuple(sorted(set(b)))),
 )
-costs = st.sampled_from([RTU_COST, MBAP_COST, CostModel(request_bytes=1, reply_bytes=0)])
+costs = st.sampled_from(
+    [
+        RTU_COST,
+        MBAP_COST,
+        CostModel(request_bytes=1, reply_bytes=0),
+        SDM_RTU,
+        CostModel(request_bytes=1, reply_bytes=0, gap_bytes=9),
+        MBAP_COST.with_gap(0.0001, NETWORK_BYTES_PER_SECOND),
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -114,6 +133,57 @@ def test_gaps_are_merged_only_when_cheaper() -> None:
     # MBAP: 21 bytes of overhead, so gaps up to 10 registers are read through.
     assert plan_reads([Span(0, 2), Span(12, 2)], rules, MBAP_COST) == [Block(0, 14)]
     assert plan_reads([Span(0, 2), Span(13, 2)], rules, MBAP_COST) == [Block(0, 2), Block(13, 2)]
+
+
+def test_the_gap_makes_reading_through_holes_worth_it() -> None:
+    rules = ReadRules()
+    # RTU with a 48-byte gap: a new request costs 13 + 48 bytes, so 30-register holes are read.
+    assert plan_reads([Span(0, 2), Span(32, 2)], rules, SDM_RTU) == [Block(0, 34)]
+    assert plan_reads([Span(0, 2), Span(33, 2)], rules, SDM_RTU) == [Block(0, 2), Block(33, 2)]
+    # Without the gap the same hole is two reads.
+    assert len(plan_reads([Span(0, 2), Span(32, 2)], rules, RTU_COST)) == 2
+    # On a network every gap outweighs the largest hole a read can span.
+    network = MBAP_COST.with_gap(0.05, NETWORK_BYTES_PER_SECOND)
+    assert plan_reads([Span(0, 1), Span(124, 1)], rules, network) == [Block(0, 125)]
+
+
+def test_gap_cost() -> None:
+    assert GROWATT_RTU.gap_bytes == 816
+    assert SDM_RTU.cost(Block(0, 10)) == 8 + 5 + 20 + 48
+    assert MBAP_COST.with_gap(0.05, NETWORK_BYTES_PER_SECOND).gap_bytes == 50_000
+    assert RTU_COST.with_gap(0, 960) is RTU_COST
+    assert SDM_RTU.with_gap(0.05, 960) is SDM_RTU
+    assert SDM_RTU.with_gap(0, 960) == RTU_COST
+    assert SDM_RTU.total([Block(0, 2), Block(8, 2)]) == 2 * (13 + 4 + 48)
+    with pytest.raises(ValueError, match="cannot cost a gap"):
+        RTU_COST.with_gap(-1, 960)
+    with pytest.raises(ValueError, match="cannot cost a gap"):
+        RTU_COST.with_gap(0.05, 0)
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "blocks"),
+    [("growatt_min", [(3000, 3125)]), ("growatt_tlxh", [(3000, 3125), (3125, 3250)])],
+)
+def test_growatt_live_values_come_in_one_read_per_register_block(
+    profile_id: str, blocks: list[tuple[int, int]]
+) -> None:
+    """With 850 ms between commands, a hole of any length is cheaper than another request."""
+    profile = ProfileRegistry.load().get(profile_id)
+    rules = read_rules(profile, Access.INPUT)
+    spans = [
+        Span(rp.register.address, rp.register.count)
+        for rp in profile.points
+        if rp.point.group is PollGroup.LIVE and rp.register.access is Access.INPUT
+    ]
+    plan = plan_reads(spans, rules, GROWATT_RTU)
+    assert len(plan) == len(blocks)
+    for block, (low, high) in zip(plan, blocks, strict=True):
+        assert low <= block.address
+        assert block.end <= high
+    assert_valid(plan, spans, rules)
+    # Counting bytes alone, the same values take more requests.
+    assert len(plan_reads(spans, rules, RTU_COST)) > len(blocks)
 
 
 def test_limits_alignment_and_barriers_split_reads() -> None:

@@ -287,9 +287,23 @@ def with_point(**changes: Any) -> dict[str, Any]:
         (with_point(scale="x"), "points[0].scale: must be a number, got 'x'"),
         (with_point(type="ascii", count=2, scale=2), "points[0].scale: ascii values are text"),
         (
-            with_point(type="f32", options={0: "a"}),
-            "points[0].options: a f32 value cannot be an enum",
+            with_point(type="ascii", count=2, options={0: "a"}),
+            "points[0].options: an ascii value is text and cannot be an enum",
         ),
+        (with_point(option_labels={0: "A"}), "points[0].option_labels: only a value with"),
+        (
+            with_point(options={0: "a"}, option_labels=["A"]),
+            "points[0].option_labels: must map raw values to labels",
+        ),
+        (
+            with_point(options={0: "a"}, option_labels={1: "B"}),
+            "points[0].option_labels: 1 (int) is not one of the raw values in `options`",
+        ),
+        (
+            with_point(options={0: "a"}, option_labels={0: " "}),
+            "points[0].option_labels: the label of 0 must be non-empty text",
+        ),
+        (with_point(switch=True), "points[0].switch: unknown field"),
         (with_point(options=[1]), "points[0].options: must map raw values to option names"),
         (with_point(options={"x": "a"}), "points[0].options: raw value 'x' is not a whole number"),
         (with_point(options={0: "A"}), "points[0].options: option 'A' of 0 is not snake_case"),
@@ -405,6 +419,24 @@ SETTING = {"key": "limit", "name": "Limit", "access": "holding", "address": 3, "
         ({"options": {0: "a"}, "minimum": 0}, "settings[0].minimum: only number settings take"),
         ({"bit": 1}, "settings[0].bit: unknown field"),
         ({"plausible": [0, 1]}, "settings[0].plausible: unknown field"),
+        ({"switch": "yes"}, "settings[0].switch: must be true or false"),
+        ({"on_value": 1}, "settings[0].on_value: only a setting with `switch: true` takes it"),
+        ({"switch": True, "on_value": 2, "off_value": 2}, "settings[0].off_value: must differ"),
+        ({"switch": True, "on_value": 70000}, "settings[0].on_value: 70000 is not a whole u16"),
+        ({"switch": True, "on_value": 1.5}, "settings[0].on_value: 1.5 is not a whole u16"),
+        ({"switch": True, "off_value": -1}, "settings[0].off_value: -1 is not a whole u16"),
+        ({"switch": True, "options": {0: "a"}}, "settings[0].switch: a setting is either a"),
+        ({"switch": True, "scale": 0.1}, "settings[0].scale: a switch writes raw on/off values"),
+        ({"switch": True, "minimum": 0}, "settings[0].minimum: only number settings take"),
+        (
+            {"switch": True, "type": "ascii", "count": 2},
+            "settings[0].switch: an ascii value is text and cannot be a switch",
+        ),
+        ({"choices": 5}, "settings[0].choices: must be a list of distinct numbers, got 5"),
+        ({"choices": [1, 1]}, "settings[0].choices: must be a list of distinct numbers"),
+        ({"choices": [1, True]}, "settings[0].choices: must be a list of distinct numbers"),
+        ({"choices": [5, 200], "maximum": 100}, "settings[0].choices: 200 is outside minimum"),
+        ({"options": {0: "a"}, "choices": [0]}, "settings[0].choices: only number settings take"),
     ],
 )
 def test_setting_errors(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
@@ -449,6 +481,115 @@ def test_values_the_device_rules_cannot_read(
     with pytest.raises(ProfileError) as caught:
         load_profile(write_profile(tmp_path, data))
     assert message in str(caught.value)
+
+
+DERIVED = {"key": "net", "name": "Net", "difference": ["volts", "amps"]}
+AMPS = {"key": "amps", "name": "Amps", "access": "input", "address": 1, "type": "u16"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"difference": ["volts"]}, "derived[0].difference: must be two different reading keys"),
+        ({"difference": ["volts", "volts"]}, "derived[0].difference: must be two different"),
+        ({"difference": "volts - amps"}, "derived[0].difference: must be two different"),
+        ({"difference": None}, "derived[0].difference: must be two different"),
+        ({"difference": ["volts", "ghost"]}, "derived[0].difference: 'ghost' is not a reading"),
+        ({"difference": ["volts", "limit"]}, "derived[0].difference: 'limit' is not a reading"),
+        ({"difference": ["volts", "mode"]}, "derived[0].difference: 'mode' is not a number"),
+        ({"key": "amps"}, "derived[0].key: 'amps' is used twice"),
+        ({"key": "limit"}, "derived[0].key: 'limit' is used twice"),
+        ({"address": 3}, "derived[0].address: unknown field"),
+        ({"state_class": "often"}, "derived[0].state_class: 'often' is not one of"),
+        ({"name": None}, "derived[0].name: is required"),
+    ],
+)
+def test_derived_errors(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    mode = {**AMPS, "key": "mode", "name": "Mode", "address": 2, "options": {0: "a"}}
+    # A name of None stands for a missing name; a difference of None is written as null.
+    derived = {k: v for k, v in {**DERIVED, **changes}.items() if k != "name" or v is not None}
+    data = {
+        **MINIMAL,
+        "points": [*MINIMAL["points"], AMPS, mode],
+        "settings": [SETTING],
+        "derived": [derived],
+    }
+    with pytest.raises(ProfileError) as caught:
+        load_profile(write_profile(tmp_path, data))
+    assert message in str(caught.value)
+
+
+def test_derived_points_compute_after_a_read(tmp_path: Path) -> None:
+    scaled = {**AMPS, "scale": 0.1}
+    data = {
+        **MINIMAL,
+        "points": [*MINIMAL["points"], scaled],
+        "derived": [
+            {**DERIVED, "unit": "W", "device_class": "power", "plausible": [-10, 10]},
+            {"key": "whole", "name": "Whole", "difference": ["volts", "volts_too"]},
+        ],
+    }
+    data["points"].append({**AMPS, "key": "volts_too", "name": "Volts too", "address": 2})
+    profile = load_profile(write_profile(tmp_path, data))
+    net = profile.derived_point("net")
+    assert net is not None
+    assert net.point.value_type is ValueType.FLOAT
+    assert (net.point.kind, net.point.group, net.point.category) == (
+        PointKind.READING,
+        PollGroup.LIVE,
+        Category.PRIMARY,
+    )
+    assert (net.point.unit, net.point.plausible) == ("W", (-10.0, 10.0))
+    assert net.compute({"volts": 230, "amps": 12.3}) == 217.7
+    assert net.compute({"volts": 230}) is None
+    assert net.compute({"volts": 230, "amps": True}) is None
+    whole = profile.derived_point("whole")
+    assert whole is not None
+    assert whole.point.value_type is ValueType.INT
+    assert whole.compute({"volts": 5, "volts_too": 7}) == -2
+    assert isinstance(whole.compute({"volts": 5, "volts_too": 7}), int)
+    assert [point.key for point in profile.catalogue()][-2:] == ["net", "whole"]
+    assert profile.register_point("net") is None
+    assert profile.derived_point("volts") is None
+
+
+def test_float_codes_switches_labels_and_choices(tmp_path: Path) -> None:
+    data = {
+        **MINIMAL,
+        "settings": [
+            {
+                **SETTING,
+                "key": "wiring",
+                "type": "f32",
+                "options": {1: "one_phase", 3: "three_phase"},
+                "option_labels": {3: "3 phase"},
+            },
+            {**SETTING, "key": "run", "switch": True, "on_value": 3, "off_value": 2},
+            {**SETTING, "key": "float_run", "type": "f32", "address": 10, "switch": True},
+            {**SETTING, "key": "period", "address": 20, "choices": [30, 5, 0]},
+        ],
+    }
+    profile = load_profile(write_profile(tmp_path, data))
+    wiring = point(profile, "wiring")
+    assert wiring.point.value_type is ValueType.ENUM
+    assert wiring.point.option_labels == ("One phase", "3 phase")
+    assert wiring.decode(f32(3.0)) == "three_phase"
+    assert wiring.decode(f32(3.5)) is None
+    assert wiring.decode(f32(2.0)) is None
+    assert wiring.encode("one_phase") == f32(1.0)
+    run = point(profile, "run")
+    assert (run.point.value_type, run.on_value, run.off_value) == (ValueType.BOOL, 3, 2)
+    assert (run.point.minimum, run.point.maximum, run.point.step) == (None, None, None)
+    assert (run.decode([3]), run.decode([2]), run.decode([1])) == (True, False, None)
+    assert (run.encode(True), run.encode(False)) == ([3], [2])
+    with pytest.raises(ValidationError, match="needs on or off"):
+        run.encode(1)
+    float_run = point(profile, "float_run")
+    assert (float_run.on_value, float_run.off_value) == (1, 0)
+    assert float_run.encode(True) == f32(1.0)
+    assert float_run.decode(f32(0.0)) is False
+    period = point(profile, "period").point
+    assert (period.value_type, period.choices) == (ValueType.INT, (0.0, 5.0, 30.0))
 
 
 def test_minimal_profile_takes_the_defaults(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from custom_components.inverter_hub.inverterlib.modbus.registry import (
     ProfileRegistry,
 )
 from custom_components.inverter_hub.inverterlib.model import PollGroup, ValueType
+from custom_components.inverter_hub.inverterlib.pi30.readings import READINGS
+from custom_components.inverter_hub.inverterlib.pi30.settings import SETTINGS
 
 SNAKE = re.compile(r"[a-z0-9_]+")
 TYPES = {"u16": 1, "s16": 1, "u32": 2, "s32": 2, "f32": 2, "ascii": None}
@@ -278,6 +280,7 @@ def test_identification_rules_of_the_inverters(profiles: dict[str, Profile]) -> 
             "growatt_min",
             [
                 *("device_mode", "pv_power", "pv1_voltage", "pv1_current", "pv1_power"),
+                "grid_power",
                 *("pv2_power", "ac_output_power", "ac_output_voltage", "ac_output_frequency"),
                 *("load_power", "grid_import_power", "grid_export_power", "pv_energy"),
                 *("inverter_temperature", "grid_import_energy", "grid_export_energy"),
@@ -298,6 +301,7 @@ def test_identification_rules_of_the_inverters(profiles: dict[str, Profile]) -> 
                 *("battery_discharge_energy", "battery_charge_power", "battery_discharge_power"),
                 *("priority_mode", "ac_charge", "battery_first_stop_soc", "grid_first_stop_soc"),
                 *("pv_power", "grid_import_energy", "export_limit"),
+                *("grid_power", "battery_power"),
             ],
         ),
     ],
@@ -378,10 +382,32 @@ def test_eastron_settings_encode_floats(profiles: dict[str, Profile]) -> None:
     assert demand_period.encode(15) == _f32(15.0)
     assert demand_period.decode(_f32(30.0)) == 30.0
     assert demand_period.point.expert is False
+    assert demand_period.point.choices == (0, 5, 8, 10, 15, 20, 30, 60)
+    assert _by_key(profiles["sdm120"], "pulse_width").point.choices == (60, 100, 200)
+    # Codes are floats on the wire and options in Home Assistant.
     system_type = _by_key(profiles["sdm630"], "system_type")
-    assert (system_type.point.minimum, system_type.point.maximum) == (1, 3)
-    assert system_type.encode(3) == _f32(3.0)
+    assert system_type.point.value_type is ValueType.ENUM
+    assert system_type.encode("three_phase_4_wire") == _f32(3.0)
+    assert system_type.decode(_f32(2.0)) == "three_phase_3_wire"
+    assert system_type.decode(_f32(2.5)) is None
+    assert system_type.decode([0x7FC0, 0]) is None  # NaN
+    assert system_type.point.option_label("single_phase_2_wire") == "1 phase 2 wire"
+    baud = _by_key(profiles["sdm230"], "serial_baud_rate")
+    assert baud.encode("baud_1200") == _f32(5.0)
+    assert baud.point.option_label("baud_1200") == "1200 baud"
+    assert _by_key(profiles["sdm120"], "measurement_mode").decode(_f32(3.0)) == (
+        "import_minus_export"
+    )
+    constant = _by_key(profiles["sdm630"], "pulse_1_constant")
+    assert constant.decode(_f32(0.0)) == "imp_per_kwh_400"
+    assert constant.point.option_label("kwh_per_imp_100") == "100 kWh/imp"
     for profile_id in EASTRON:
+        coded = [rp.key for rp in profiles[profile_id].settings if rp.options]
+        assert "serial_parity" in coded
+        assert "pulse_1_constant" in coded
+        for register_point in profiles[profile_id].settings:
+            if register_point.options:
+                assert len(register_point.point.option_labels) == len(register_point.options)
         for key in ("modbus_address", "serial_baud_rate", "serial_parity"):
             bus_setting = _by_key(profiles[profile_id], key).point
             assert (bus_setting.expert, bus_setting.enabled_by_default) == (True, False)
@@ -438,12 +464,58 @@ def test_growatt_settings(profiles: dict[str, Profile]) -> None:
     assert export_limit.point.expert is False
     failsafe = _by_key(growatt, "export_limit_failsafe_rate")
     assert failsafe.encode(55.5) == [555]
-    assert _by_key(growatt, "inverter_enabled").encode("off") == [0]
-    assert _by_key(growatt, "ac_charge").encode("on") == [1]
+    for key in ("inverter_enabled", "ac_charge"):
+        switch = _by_key(growatt, key)
+        assert switch.point.value_type is ValueType.BOOL
+        assert (switch.encode(False), switch.encode(True)) == ([0], [1])
+        assert (switch.decode([0]), switch.decode([1]), switch.decode([3])) == (False, True, None)
+    assert _by_key(profiles["growatt_min"], "inverter_enabled").switch
+    assert _by_key(profiles["growatt_tlx_legacy"], "inverter_enabled").switch
     assert _by_key(growatt, "battery_first_stop_soc").register.address == 3048
     for key in ("modbus_address", "serial_baud_rate", "power_factor_command"):
         assert _by_key(growatt, key).point.expert is True
     assert _by_key(growatt, "serial_baud_rate").encode("baud_38400") == [1]
+
+
+def test_growatt_derived_power_follows_home_assistant_signs(
+    profiles: dict[str, Profile],
+) -> None:
+    for profile_id in ("growatt_min", "growatt_tlxh"):
+        grid = profiles[profile_id].derived_point("grid_power")
+        assert grid is not None
+        assert grid.inputs == ("grid_import_power", "grid_export_power")
+        assert grid.compute({"grid_import_power": 1200.5, "grid_export_power": 0}) == 1200.5
+        assert grid.compute({"grid_import_power": 0, "grid_export_power": 300.2}) == -300.2
+        assert (grid.point.unit, grid.point.device_class) == ("W", "power")
+        assert grid.point.group is PollGroup.LIVE
+    battery = profiles["growatt_tlxh"].derived_point("battery_power")
+    assert battery is not None
+    assert battery.compute({"battery_discharge_power": 500, "battery_charge_power": 0}) == 500
+    assert battery.compute({"battery_discharge_power": 0, "battery_charge_power": 80.4}) == -80.4
+    assert battery.compute({"battery_discharge_power": 500}) is None
+    assert profiles["growatt_tlx_legacy"].derived == ()
+
+
+def test_eastron_profiles_have_no_barriers(profiles: dict[str, Profile]) -> None:
+    """SDM limits are alignment and size; a barrier would only add requests."""
+    for profile_id in EASTRON:
+        assert "barriers" not in _raw(profile_id)
+        assert all(not profiles[profile_id].barriers_for(access) for access in Access)
+
+
+def test_canonical_names_match_the_other_families(profiles: dict[str, Profile]) -> None:
+    """A key is one entity name in every family (PI30 is the reference)."""
+    pi30 = {point.key: point.name for point in (*READINGS.values(), *SETTINGS.values())}
+    names: dict[str, str] = {}
+    for profile in profiles.values():
+        for point in profile.catalogue():
+            if point.key in pi30:
+                assert point.name == pi30[point.key], f"{profile.id}: {point.key}"
+            assert names.setdefault(point.key, point.name) == point.name, (
+                f"{profile.id}: {point.key}"
+            )
+    assert names["grid_power"] == "Grid power"
+    assert names["battery_power"] == pi30["battery_power"] == "Battery power"
 
 
 def test_profile_files_parse_identically_through_the_loader(

@@ -20,6 +20,7 @@ from custom_components.inverter_hub.inverterlib.modbus.planner import (
 from custom_components.inverter_hub.inverterlib.modbus.profile import Access
 from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
 from custom_components.inverter_hub.inverterlib.modbus.wire import Framing
+from custom_components.inverter_hub.inverterlib.model import PollGroup
 from custom_components.inverter_hub.inverterlib.transport import TcpLink, UdpLink
 from simulators.modbus import ModbusSimulator, parse_args, serve
 
@@ -44,6 +45,15 @@ def test_values_start_believable(registry: ProfileRegistry) -> None:
     assert demo.value("device_mode") == 1
     assert demo.value("standby_pv_low") is False
     assert demo.value("device_name") == "SIM03DEV"
+    # A switch starts on; a derived value is computed from the registers behind it.
+    assert hybrid.value("inverter_enabled") is True
+    hybrid.set_value("battery_discharge_power", 200)
+    hybrid.set_value("battery_charge_power", 50)
+    assert hybrid.value("battery_power") == pytest.approx(150)
+    hybrid.set_value("ac_charge", False)
+    assert hybrid.value("ac_charge") is False
+    hybrid.set_value("ac_charge", 7)
+    assert hybrid.value("ac_charge") == 7
     # Settings start inside their limits.
     for unit in (meter, hybrid, demo, small):
         for setting in unit.profile.settings:
@@ -202,7 +212,20 @@ async def test_benchmark_reads_every_shipped_profile_optimally(socket_enabled: N
     shipped = ProfileRegistry.load()
     for profile in shipped.all():
         assert f"| {profile.id} |" in report
-    row = await measure(shipped.get("growatt_min"), shipped, "rtu")
+    growatt = shipped.get("growatt_min")
+    row = await measure(growatt, shipped, "rtu")
     assert row.ours == row.optimal
-    assert row.per_point.requests == row.points
+    # One read per register-backed point; grid_power is computed from two of them.
+    assert row.per_point.requests == len(growatt.register_points) == row.points - 1
     assert row.ours.requests * 10 <= row.per_point.requests
+    # 9600 baud 8N1 and 850 ms between requests: a refresh's time is mostly gaps.
+    assert row.bus.cost.gap_bytes == 816
+    assert row.ours.seconds(row.bus) == pytest.approx(
+        row.ours.bytes / 960 + 0.85 * row.ours.requests
+    )
+    assert row.ours.cost(row.bus) == row.ours.bytes + 816 * row.ours.requests
+    live = await measure(growatt, shipped, "rtu", PollGroup.LIVE)
+    # The live values all sit in input block 3000-3124: one read.
+    assert live.ours.requests == 1
+    sdm630 = await measure(shipped.get("sdm630"), shipped, "socket")
+    assert sdm630.ours.requests * 10 <= sdm630.per_point.requests

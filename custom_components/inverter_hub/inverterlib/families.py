@@ -54,7 +54,11 @@ def _pi30(spec: LinkSpec, options: ClientOptions) -> InverterClient:
 
 
 def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
-    from .modbus.client import ModbusClient, UnitConfig  # noqa: PLC0415
+    from .modbus.client import (  # noqa: PLC0415
+        ModbusClient,
+        UnitConfig,
+        serial_bytes_per_second,
+    )
     from .modbus.registry import ProfileRegistry  # noqa: PLC0415
 
     if spec.kind == "hid":
@@ -66,16 +70,19 @@ def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
     ]
     profiles = [registry.get(unit.profile) for unit in options.units if unit.profile]
     link_rules = registry.link_rules(profiles)
+    serial = _serial(link_rules.serial, options.baudrate)
     link = open_link(
         spec,
-        serial=_serial(link_rules.serial, options.baudrate),
+        serial=serial,
         gap=link_rules.gap,
         timeout=link_rules.timeout,
     )
     framing: Literal["rtu", "socket"] = (
         "rtu" if spec.kind in ("serial", "rtu-over-tcp") else "socket"
     )
-    return ModbusClient(link, framing=framing, units=units, registry=registry)
+    # Behind a serial-to-TCP gateway the RS-485 line, not the network, sets the pace.
+    line_rate = serial_bytes_per_second(serial) if spec.kind == "rtu-over-tcp" else None
+    return ModbusClient(link, framing=framing, units=units, registry=registry, line_rate=line_rate)
 
 
 _BUILDERS = {PI30: _pi30, MODBUS: _modbus}

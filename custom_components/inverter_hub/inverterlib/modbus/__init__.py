@@ -3,9 +3,19 @@
 from .client import FoundUnit, ModbusClient, UnitConfig
 from .codec import RegisterType, WordOrder
 from .loader import load_profile, parse_profile
-from .planner import MBAP_COST, RTU_COST, Block, CostModel, ReadRules, Span, plan_reads
+from .planner import (
+    MBAP_COST,
+    NETWORK_BYTES_PER_SECOND,
+    RTU_COST,
+    Block,
+    CostModel,
+    ReadRules,
+    Span,
+    plan_reads,
+)
 from .profile import (
     Access,
+    DerivedPoint,
     IdentifyRule,
     LinkRules,
     Profile,
@@ -17,11 +27,13 @@ from .registry import SHIPPED_PROFILES, ProfileRegistry
 
 __all__ = [
     "MBAP_COST",
+    "NETWORK_BYTES_PER_SECOND",
     "RTU_COST",
     "SHIPPED_PROFILES",
     "Access",
     "Block",
     "CostModel",
+    "DerivedPoint",
     "FoundUnit",
     "IdentifyRule",
     "LinkRules",

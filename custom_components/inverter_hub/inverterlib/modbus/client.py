@@ -18,8 +18,17 @@ from ..errors import (
 )
 from ..model import DeviceIdentity, Point, Value
 from ..transport.base import Link
+from ..transport.serial import SerialLink, SerialSettings
 from . import shim
-from .planner import MBAP_COST, RTU_COST, ReadRules, Span, plan_reads
+from .planner import (
+    MBAP_COST,
+    NETWORK_BYTES_PER_SECOND,
+    RTU_COST,
+    CostModel,
+    ReadRules,
+    Span,
+    plan_reads,
+)
 from .profile import Access, Profile, Register, RegisterPoint, WriteFunction
 from .registry import ProfileRegistry
 from .wire import Framing, ModbusWire, exception_name
@@ -33,10 +42,11 @@ PROBE_TIMEOUT = 0.5
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class UnitConfig:
-    """A unit to talk to, with its profile id (None = detect it)."""
+    """A unit to talk to: its profile id (None = detect it) and its serial number if known."""
 
     unit: int
     profile: str | None = None
+    serial: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,6 +56,20 @@ class FoundUnit:
     unit: int
     profile_id: str
     identity: DeviceIdentity
+
+
+def serial_bytes_per_second(settings: SerialSettings) -> float:
+    """Return how many bytes a second a serial line carries."""
+    # Start bit, data bits, parity bit, stop bits: 10 bits a byte for 8N1.
+    bits = 1 + settings.bytesize + (settings.parity != "N") + settings.stopbits
+    return settings.baudrate / bits
+
+
+def line_bytes_per_second(link: Link) -> float:
+    """Return how many bytes a second the link carries: a serial line's, or a nominal rate."""
+    if isinstance(link, SerialLink):
+        return serial_bytes_per_second(link.settings)
+    return NETWORK_BYTES_PER_SECOND
 
 
 def read_rules(profile: Profile, access: Access) -> ReadRules:
@@ -71,15 +95,25 @@ class ModbusClient(InverterClient):
         registry: ProfileRegistry,
         probe_timeout: float = PROBE_TIMEOUT,
         retries: int = 1,
+        line_rate: float | None = None,
     ) -> None:
-        """Bind to a link; `retries` repeats a request whose reply was garbled."""
+        """Bind to a link; `retries` repeats a request whose reply was garbled.
+
+        `line_rate` is the bytes per second of the slowest stretch of the bus, such as the
+        RS-485 line behind an RTU-over-TCP gateway; by default it comes from the link.
+        """
         super().__init__(link)
         self.framing: Framing = framing
         self.units = list(units) or [UnitConfig(unit=DEFAULT_UNIT)]
         self.registry = registry
         self.probe_timeout = probe_timeout
         self.retries = retries
-        self.cost = RTU_COST if framing == "rtu" else MBAP_COST
+        base = RTU_COST if framing == "rtu" else MBAP_COST
+        # The link keeps its gap before every request, so the planner weighs that silence
+        # against reading through holes: fewer, longer reads when the gap is long.
+        self.cost: CostModel = base.with_gap(
+            link.gap, line_bytes_per_second(link) if line_rate is None else line_rate
+        )
         self._wire = ModbusWire(link, framing)
         self._profiles: dict[int, Profile] = {}
 
@@ -273,9 +307,53 @@ class ModbusClient(InverterClient):
         self._profiles[unit] = profile
         return await self._identity(unit, profile)
 
+    def offline_identity(self, config: UnitConfig) -> DeviceIdentity | None:
+        """Return the identity of a silent unit from what is known of it, or None if too little."""
+        if config.serial is None or config.profile is None:
+            return None
+        profile = self.registry.get(config.profile)
+        self._profiles[config.unit] = profile
+        return DeviceIdentity(
+            serial_number=config.serial,
+            family=FAMILY,
+            model=profile.model,
+            manufacturer=profile.manufacturer,
+            address=str(config.unit),
+            extra={"profile": profile.id, "offline": "1"},
+        )
+
     async def identify(self) -> list[DeviceIdentity]:
-        """Identify every configured unit (detecting profiles that were not given)."""
-        return [await self.identify_unit(config) for config in self.units]
+        """Identify every configured unit (detecting profiles that were not given).
+
+        A silent unit whose serial number and profile are known is identified from them, as
+        offline, so a Growatt asleep at night does not keep the meter beside it from being
+        set up. Raise only when the link fails, or when no unit answers and one of them
+        cannot be identified without answering.
+        """
+        identities: list[DeviceIdentity] = []
+        answered = False
+        unknown: list[LinkTimeoutError] = []
+        for config in self.units:
+            try:
+                identities.append(await self.identify_unit(config))
+            except LinkTimeoutError as err:
+                offline = self.offline_identity(config)
+                if offline is None:
+                    unknown.append(err)
+                    continue
+                _LOGGER.info(
+                    "unit %d is silent; set up as %s from its known serial number",
+                    config.unit,
+                    offline.title,
+                )
+                identities.append(offline)
+            else:
+                answered = True
+        if unknown and not answered:
+            raise unknown[0]
+        for silence in unknown:
+            _LOGGER.warning("left out until it answers: %s", silence)
+        return identities
 
     async def scan(self, units: Iterable[int]) -> list[FoundUnit]:
         """Return the units that answer and match a profile; silent units are absent."""
@@ -316,11 +394,16 @@ class ModbusClient(InverterClient):
     async def read(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
         """Read the named points of one unit in the cheapest reads its profile allows."""
         unit, profile = self.profile_of(device)
+        # Ordered dicts, not sets: the order of the reads stays the caller's, reproducibly.
+        asked = dict.fromkeys(keys)
+        derived = [item for key in asked if (item := profile.derived_point(key)) is not None]
+        needed = dict.fromkeys([*asked, *(name for item in derived for name in item.inputs)])
         by_access: dict[Access, list[RegisterPoint]] = defaultdict(list)
-        for key in keys:
+        for key in needed:
             register_point = profile.register_point(key)
             if register_point is None:
-                _LOGGER.debug("%s has no point %s", profile.id, key)
+                if profile.derived_point(key) is None:
+                    _LOGGER.debug("%s has no point %s", profile.id, key)
                 continue
             by_access[register_point.register.access].append(register_point)
         values: dict[str, Value] = {}
@@ -338,12 +421,18 @@ class ModbusClient(InverterClient):
                 value = register_point.decode(registers[offset : offset + span.count])
                 if value is not None:
                     values[register_point.key] = value
-        return values
+        for item in derived:
+            if (value := item.compute(values)) is not None:
+                values[item.key] = value
+        # Inputs read only for a derived value are not published: they were not asked for.
+        return {key: value for key, value in values.items() if key in asked}
 
     async def write(self, device: DeviceIdentity, point: Point, value: Value) -> None:
         """Write one setting with FC06 or FC16 as its profile says."""
         unit, profile = self.profile_of(device)
         register_point = profile.register_point(point.key)
+        if register_point is None and profile.derived_point(point.key) is not None:
+            raise NotWritableError(f"{point.key} is computed, not a setting", key=point.key)
         if register_point is None:
             raise UnknownPointError(f"{profile.id} has no point {point.key!r}", key=point.key)
         if register_point.write is None:

@@ -17,6 +17,7 @@ from ..model import Category, Point, PointKind, PollGroup, ValueType
 from .codec import RegisterType, WordOrder
 from .profile import (
     Access,
+    DerivedPoint,
     IdentifyRule,
     LinkRules,
     Profile,
@@ -44,11 +45,39 @@ _ENTITY_FIELDS = (
     "enabled_by_default",
     "category",
     "options",
+    "option_labels",
     "icon",
     "expert",
 )
 _POINT_FIELDS = (*_REGISTER_FIELDS, *_ENTITY_FIELDS, "bit", "plausible", "spike")
-_SETTING_FIELDS = (*_REGISTER_FIELDS, *_ENTITY_FIELDS, "minimum", "maximum", "step", "write")
+_SETTING_FIELDS = (
+    *_REGISTER_FIELDS,
+    *_ENTITY_FIELDS,
+    "minimum",
+    "maximum",
+    "step",
+    "choices",
+    "switch",
+    "on_value",
+    "off_value",
+    "write",
+)
+_DERIVED_FIELDS = (
+    "key",
+    "name",
+    "difference",
+    "unit",
+    "device_class",
+    "state_class",
+    "group",
+    "plausible",
+    "spike",
+    "precision",
+    "enabled_by_default",
+    "category",
+    "icon",
+    "expert",
+)
 
 
 class _Fields:
@@ -232,8 +261,8 @@ def _options(fields: _Fields, kind: RegisterType) -> dict[int, str]:
     value = fields.raw("options")
     if value is _MISSING:
         return {}
-    if kind in (RegisterType.ASCII, RegisterType.F32):
-        fields.fail("options", f"a {kind} value cannot be an enum")
+    if kind is RegisterType.ASCII:
+        fields.fail("options", "an ascii value is text and cannot be an enum")
     if not isinstance(value, Mapping) or not value:
         fields.fail("options", f"must map raw values to option names, got {_show(value)}")
     options: dict[int, str] = {}
@@ -248,6 +277,37 @@ def _options(fields: _Fields, kind: RegisterType) -> dict[int, str]:
     return dict(sorted(options.items()))
 
 
+def _option_labels(fields: _Fields, options: Mapping[int, str]) -> tuple[str, ...]:
+    """Return an English label per option (given ones, else the option name made readable)."""
+    value = fields.raw("option_labels")
+    if value is _MISSING:
+        return ()
+    if not options:
+        fields.fail("option_labels", "only a value with `options` takes option labels")
+    if not isinstance(value, Mapping) or not value:
+        fields.fail("option_labels", f"must map raw values to labels, got {_show(value)}")
+    for raw, label in value.items():
+        if isinstance(raw, bool) or raw not in options:
+            fields.fail("option_labels", f"{_show(raw)} is not one of the raw values in `options`")
+        if not isinstance(label, str) or not label.strip():
+            fields.fail("option_labels", f"the label of {raw} must be non-empty text")
+    return tuple(
+        value.get(raw, option.replace("_", " ").capitalize()) for raw, option in options.items()
+    )
+
+
+def _switch_value(fields: _Fields, name: str, default: int, kind: RegisterType) -> int | float:
+    """Return the raw on or off value of a switch, checked to fit the register type."""
+    value = fields.number(name, default=default)
+    assert value is not None
+    if kind.integer:
+        low, high = kind.limits
+        if not float(value).is_integer() or not low <= value <= high:
+            fields.fail(name, f"{value} is not a whole {kind} value ({low}..{high})")
+        return int(value)
+    return value
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Entity:
     """What readings and settings share, read from one item."""
@@ -256,6 +316,8 @@ class _Entity:
     offset: float
     options: dict[int, str]
     bit: int | None
+    on_value: int | float | None
+    off_value: int | float | None
     point_fields: dict[str, Any]
 
 
@@ -281,12 +343,29 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         if options:
             fields.fail("bit", "a value is either a bit or an enum, not both")
         bit = fields.integer("bit", low=0, high=16 * register.count - 1)
+    on_value = off_value = None
+    if fields.flag("switch", False):
+        if register.type is RegisterType.ASCII:
+            fields.fail("switch", "an ascii value is text and cannot be a switch")
+        if options:
+            fields.fail("switch", "a setting is either a switch or has options, not both")
+        for unusable in ("scale", "offset"):
+            if fields.has(unusable):
+                fields.fail(unusable, "a switch writes raw on/off values; it takes no " + unusable)
+        on_value = _switch_value(fields, "on_value", 1, register.type)
+        off_value = _switch_value(fields, "off_value", 0, register.type)
+        if on_value == off_value:
+            fields.fail("off_value", f"must differ from on_value ({on_value})")
+    else:
+        for only_for_switches in ("on_value", "off_value"):
+            if fields.has(only_for_switches):
+                fields.fail(only_for_switches, "only a setting with `switch: true` takes it")
     state_class = fields.text("state_class")
     if state_class is not None and state_class not in _STATE_CLASSES:
         fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
     if options:
         value_type = ValueType.ENUM
-    elif bit is not None:
+    elif bit is not None or on_value is not None:
         value_type = ValueType.BOOL
     elif register.type is RegisterType.ASCII:
         value_type = ValueType.TEXT
@@ -304,6 +383,7 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         "device_class": fields.text("device_class"),
         "state_class": state_class,
         "options": tuple(options.values()),
+        "option_labels": _option_labels(fields, options),
         "group": fields.choice("group", PollGroup, PollGroup.SLOW if setting else PollGroup.LIVE),
         "precision": fields.integer("precision", low=0, high=10),
         "enabled_by_default": fields.flag("enabled_by_default", True),
@@ -313,7 +393,15 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         "expert": fields.flag("expert", False),
         "icon": fields.text("icon"),
     }
-    return _Entity(scale=scale, offset=offset, options=options, bit=bit, point_fields=point_fields)
+    return _Entity(
+        scale=scale,
+        offset=offset,
+        options=options,
+        bit=bit,
+        on_value=on_value,
+        off_value=off_value,
+        point_fields=point_fields,
+    )
 
 
 def _reading(fields: _Fields, register: Register) -> RegisterPoint:
@@ -346,10 +434,13 @@ def _setting(fields: _Fields, register: Register) -> RegisterPoint:
     minimum = fields.number("minimum")
     maximum = fields.number("maximum")
     step = fields.number("step")
+    choices = _choices(fields)
     if entity.point_fields["value_type"] not in (ValueType.INT, ValueType.FLOAT):
-        for unusable in ("minimum", "maximum", "step"):
+        for unusable in ("minimum", "maximum", "step", "choices"):
             if fields.has(unusable):
-                fields.fail(unusable, "only number settings take a minimum, maximum or step")
+                fields.fail(
+                    unusable, "only number settings take a minimum, maximum, step or choices"
+                )
     elif register.type.integer:
         # Without limits the type's own range keeps an out-of-range number from being sent.
         ends = sorted(_scaled(raw, entity) for raw in register.type.limits)
@@ -360,15 +451,81 @@ def _setting(fields: _Fields, register: Register) -> RegisterPoint:
         fields.fail("minimum", f"{minimum} is above maximum {maximum}")
     if step is not None and step <= 0:
         fields.fail("step", f"must be greater than 0, got {step}")
-    point = Point(**entity.point_fields, minimum=minimum, maximum=maximum, step=step)
+    for choice in choices:
+        if (minimum is not None and choice < minimum) or (maximum is not None and choice > maximum):
+            fields.fail("choices", f"{choice:g} is outside minimum {minimum} .. maximum {maximum}")
+    point = Point(
+        **entity.point_fields, minimum=minimum, maximum=maximum, step=step, choices=choices
+    )
     return RegisterPoint(
         point=point,
         register=register,
         scale=entity.scale,
         offset=entity.offset,
         options=entity.options,
+        on_value=entity.on_value,
+        off_value=entity.off_value,
         write=write,
     )
+
+
+def _choices(fields: _Fields) -> tuple[float, ...]:
+    """Return the only values a number setting takes (none: any value in range and step)."""
+    value = fields.raw("choices")
+    if value is _MISSING:
+        return ()
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(item, bool) or not isinstance(item, int | float) for item in value)
+        or len(set(value)) != len(value)
+    ):
+        fields.fail("choices", f"must be a list of distinct numbers, got {_show(value)}")
+    return tuple(sorted(float(item) for item in value))
+
+
+def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedPoint:
+    """Read a reading computed from two others: `difference: [minuend, subtrahend]`."""
+    key = fields.snake("key")
+    name = fields.text("name", required=True)
+    inputs = fields.raw("difference", required=True)
+    if (
+        not isinstance(inputs, list)
+        or len(inputs) != 2
+        or not all(isinstance(item, str) for item in inputs)
+        or inputs[0] == inputs[1]
+    ):
+        fields.fail("difference", f"must be two different reading keys, got {_show(inputs)}")
+    value_types = []
+    for item in inputs:
+        reading = readings.get(item)
+        if reading is None:
+            fields.fail("difference", f"{item!r} is not a reading of this profile")
+        if not reading.point.numeric:
+            fields.fail("difference", f"{item!r} is not a number")
+        value_types.append(reading.point.value_type)
+    state_class = fields.text("state_class")
+    if state_class is not None and state_class not in _STATE_CLASSES:
+        fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
+    integer = all(value_type is ValueType.INT for value_type in value_types)
+    point = Point(
+        key=key,
+        name=name or "",
+        kind=PointKind.READING,
+        value_type=ValueType.INT if integer else ValueType.FLOAT,
+        unit=fields.text("unit"),
+        device_class=fields.text("device_class"),
+        state_class=state_class,
+        group=fields.choice("group", PollGroup, PollGroup.LIVE),
+        plausible=fields.pair("plausible"),
+        spike=fields.number("spike"),
+        precision=fields.integer("precision", low=0, high=10),
+        enabled_by_default=fields.flag("enabled_by_default", True),
+        category=fields.choice("category", Category, Category.PRIMARY),
+        expert=fields.flag("expert", False),
+        icon=fields.text("icon"),
+    )
+    return DerivedPoint(point=point, minuend=inputs[0], subtrahend=inputs[1])
 
 
 def _link(fields: _Fields | None) -> LinkRules:
@@ -463,6 +620,7 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
             "info",
             "points",
             "settings",
+            "derived",
         ),
     )
     profile_id = top.snake("id")
@@ -506,10 +664,12 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
         _SETTING_FIELDS,
         lambda fields: _setting(fields, _register(fields, link, barriers)),
     )
+    readings = {item.key: item for item in points if isinstance(item, RegisterPoint)}
+    derived = each("derived", _DERIVED_FIELDS, lambda fields: _derived(fields, readings))
     seen: set[str] = set()
-    for group_name, group in (("points", points), ("settings", settings)):
+    for group_name, group in (("points", points), ("settings", settings), ("derived", derived)):
         for index, item in enumerate(group):
-            assert isinstance(item, RegisterPoint)
+            assert isinstance(item, RegisterPoint | DerivedPoint)
             if item.key in seen:
                 top.fail(f"{group_name}[{index}].key", f"{item.key!r} is used twice")
             seen.add(item.key)
@@ -524,6 +684,7 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
         info=info,
         points=tuple(item for item in points if isinstance(item, RegisterPoint)),
         settings=tuple(item for item in settings if isinstance(item, RegisterPoint)),
+        derived=tuple(item for item in derived if isinstance(item, DerivedPoint)),
         source=source,
     )
 

@@ -79,7 +79,11 @@ def _decimal(number: float) -> Decimal:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RegisterPoint:
-    """A profile's reading or setting: the Point it produces and the register behind it."""
+    """A profile's reading or setting: the Point it produces and the register behind it.
+
+    `options` make an enum (raw code -> option), `bit` a boolean reading of one bit, and
+    `on_value`/`off_value` an on/off setting stored as two raw values.
+    """
 
     point: Point
     register: Register
@@ -87,12 +91,19 @@ class RegisterPoint:
     offset: float = 0
     options: Mapping[int, str] = field(default_factory=dict)
     bit: int | None = None
+    on_value: int | float | None = None
+    off_value: int | float | None = None
     write: WriteFunction | None = None
 
     @property
     def key(self) -> str:
         """Return the point key."""
         return self.point.key
+
+    @property
+    def switch(self) -> bool:
+        """Return whether the value is on/off, stored as `on_value` or `off_value`."""
+        return self.on_value is not None
 
     def decode(self, registers: Sequence[int]) -> Value | None:
         """Return the value in `registers`; None when the device holds no valid value."""
@@ -102,7 +113,13 @@ class RegisterPoint:
         if self.bit is not None:
             unsigned = int(raw) & ((1 << (16 * self.register.count)) - 1)
             return bool(unsigned >> self.bit & 1)
+        if self.switch:
+            # Anything but the two documented values is an unknown state, not "off".
+            return True if raw == self.on_value else False if raw == self.off_value else None
         if self.options:
+            # Eastron keeps codes as floats: 2.0 is code 2, while 2.5 or NaN is no code at all.
+            if isinstance(raw, float) and not raw.is_integer():
+                return None
             # An undocumented state is not published rather than guessed.
             return self.options.get(int(raw))
         if isinstance(raw, float) and not math.isfinite(raw):
@@ -128,6 +145,12 @@ class RegisterPoint:
                 return self.register.pack(value)
             except (ValueError, UnicodeEncodeError) as err:
                 raise ValidationError(f"{self.key}: {err}", key=self.key) from err
+        if self.switch:
+            if not isinstance(value, bool):
+                raise ValidationError(f"{self.key} needs on or off, got {value!r}", key=self.key)
+            stored = self.on_value if value else self.off_value
+            assert stored is not None  # the loader gives a switch both values
+            return self.register.pack(stored)
         if self.options:
             for raw_option, option in self.options.items():
                 if option == value:
@@ -145,6 +168,41 @@ class RegisterPoint:
             return self.register.pack(float(raw))
         except (ValueError, OverflowError) as err:
             raise ValidationError(f"{self.key}: {err}", key=self.key) from err
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DerivedPoint:
+    """A reading computed from two others after they are read: `minuend - subtrahend`."""
+
+    point: Point
+    minuend: str
+    subtrahend: str
+
+    @property
+    def key(self) -> str:
+        """Return the point key."""
+        return self.point.key
+
+    @property
+    def inputs(self) -> tuple[str, str]:
+        """Return the keys of the readings this value is computed from."""
+        return self.minuend, self.subtrahend
+
+    def compute(self, values: Mapping[str, Value]) -> Value | None:
+        """Return the value from the inputs' values; None unless both were read as numbers."""
+        left, right = values.get(self.minuend), values.get(self.subtrahend)
+        if (
+            isinstance(left, bool)
+            or isinstance(right, bool)
+            or not isinstance(left, int | float)
+            or not isinstance(right, int | float)
+        ):
+            return None
+        # Decimal keeps 229.9 - 12.3 at 217.6 rather than 217.60000000000002.
+        difference = _decimal(left) - _decimal(right)
+        if isinstance(left, int) and isinstance(right, int):
+            return int(difference)
+        return float(difference)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -201,13 +259,16 @@ class Profile:
     info: Mapping[str, Register] = field(default_factory=dict)
     points: tuple[RegisterPoint, ...] = ()
     settings: tuple[RegisterPoint, ...] = ()
+    derived: tuple[DerivedPoint, ...] = ()
     source: Path | None = None
     _by_key: dict[str, RegisterPoint] = field(init=False, repr=False, compare=False)
+    _derived_by_key: dict[str, DerivedPoint] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Index the readings and settings by key."""
+        """Index the readings, settings and derived readings by key."""
         by_key = {register_point.key: register_point for register_point in self.register_points}
         object.__setattr__(self, "_by_key", by_key)
+        object.__setattr__(self, "_derived_by_key", {item.key: item for item in self.derived})
 
     @property
     def register_points(self) -> tuple[RegisterPoint, ...]:
@@ -218,9 +279,15 @@ class Profile:
         """Return the reading or setting of `key`."""
         return self._by_key.get(key)
 
+    def derived_point(self, key: str) -> DerivedPoint | None:
+        """Return the derived reading of `key`."""
+        return self._derived_by_key.get(key)
+
     def catalogue(self) -> tuple[Point, ...]:
-        """Return the points a device of this profile has."""
-        return tuple(register_point.point for register_point in self.register_points)
+        """Return the points a device of this profile has: readings, settings, derived."""
+        return tuple(register_point.point for register_point in self.register_points) + tuple(
+            derived.point for derived in self.derived
+        )
 
     def barriers_for(self, access: Access) -> tuple[int, ...]:
         """Return the addresses no read of `access` may span."""
