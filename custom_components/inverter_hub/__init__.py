@@ -50,7 +50,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> 
             translation_placeholders={"detail": str(err)},
         ) from err
     coordinator = InverterCoordinator(hass, entry, client, await async_translated_keys(hass))
-    await coordinator.async_config_entry_first_refresh()
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except BaseException:
+        # A retried setup opens the port again; this attempt must not keep it locked.
+        await client.close()
+        raise
     entry.runtime_data = coordinator
     _adopt_identity(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from unittest.mock import patch
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -16,6 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.inverter_hub import async_remove_config_entry_device
 from custom_components.inverter_hub.const import DOMAIN
+from custom_components.inverter_hub.coordinator import InverterCoordinator
 from simulators.pi30 import Fault
 
 from .conftest import PI30_SERIAL, Pi30Endpoint
@@ -150,3 +155,25 @@ async def test_expert_points_only_in_expert_mode(
         entry = entity_registry.async_get(reset)
         assert entry is not None
         assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_failed_first_poll_releases_the_port(
+    hass: HomeAssistant, pi30_entry: MockConfigEntry
+) -> None:
+    """A setup cancelled after the port was opened closes it, so a new attempt can open it."""
+    links = []
+    original = InverterCoordinator._async_setup
+
+    async def setup_then_remember(self: InverterCoordinator) -> None:
+        await original(self)
+        links.append(self.client.link)
+
+    with (
+        patch.object(InverterCoordinator, "_async_setup", setup_then_remember),
+        # Cancellation skips Home Assistant's own clean-up of a failed setup.
+        patch.object(InverterCoordinator, "_read", side_effect=asyncio.CancelledError),
+        contextlib.suppress(asyncio.CancelledError),
+    ):
+        await hass.config_entries.async_setup(pi30_entry.entry_id)
+    (link,) = links
+    assert not link.is_open

@@ -44,18 +44,30 @@ class Reply:
     count: int | None = None
 
 
-@cache
-def _register_class(name: str) -> Any:
-    """Return a register PDU class wherever this pymodbus keeps it."""
+def _import_register_modules() -> tuple[Any, ...]:
+    """Import the modules that hold the register PDUs in this pymodbus."""
+    modules = []
     for module_name in (
         "pymodbus.pdu.register_message",
         "pymodbus.pdu.register_read_message",
         "pymodbus.pdu.register_write_message",
     ):
         try:
-            module = importlib.import_module(module_name)
+            modules.append(importlib.import_module(module_name))
         except ImportError:  # pragma: no cover - the module layout of another release
             continue
+    return tuple(modules)
+
+
+# Imported with this module (Home Assistant imports integrations off the event loop), never
+# lazily during I/O, where an import would block the loop.
+_REGISTER_MODULES = _import_register_modules()
+
+
+@cache
+def _register_class(name: str) -> Any:
+    """Return a register PDU class wherever this pymodbus keeps it."""
+    for module in _REGISTER_MODULES:
         if hasattr(module, name):
             return getattr(module, name)
     raise ImportError(f"this pymodbus has no {name}")  # pragma: no cover
@@ -116,13 +128,20 @@ def encode(pdu: Any) -> bytes:
     return bytes([pdu.function_code]) + bytes(pdu.encode())
 
 
-@cache
-def _decoder() -> Any:
+def _make_decoder() -> Any:
     """Return this pymodbus's client-side PDU decoder."""
     pdu_module = importlib.import_module("pymodbus.pdu")
     if hasattr(pdu_module, "DecodePDU"):
         return pdu_module.DecodePDU(False)
     return importlib.import_module("pymodbus.factory").ClientDecoder()  # pragma: no cover
+
+
+_DECODER = _make_decoder()
+
+
+def _decoder() -> Any:
+    """Return this pymodbus's client-side PDU decoder."""
+    return _DECODER
 
 
 def decode_reply(data: bytes) -> Reply:
