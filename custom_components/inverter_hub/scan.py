@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
+from .inverterlib.modbus.client import ModbusClient
 from .inverterlib.model import DeviceIdentity
 from .link import async_create_client
 
@@ -35,8 +36,6 @@ async def async_scan(
     hass: HomeAssistant, data: Mapping[str, Any], units: Iterable[int]
 ) -> list[FoundUnit]:
     """Return the units of a Modbus bus that answer, with their profiles."""
-    from .inverterlib.modbus.client import ModbusClient  # noqa: PLC0415
-
     client = await async_create_client(hass, data)
     if not isinstance(client, ModbusClient):
         raise TypeError("only Modbus links can be scanned")
