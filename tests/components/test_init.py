@@ -21,7 +21,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.inverter_hub import async_remove_config_entry_device
 from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.coordinator import InverterCoordinator
-from simulators.pi30 import Fault
+from simulators.pi30 import Fault, Pi30Simulator
+from simulators.pi30_device import Pi30Device, Profile
 
 from .conftest import PI30_SERIAL, Pi30Endpoint
 
@@ -177,3 +178,31 @@ async def test_failed_first_poll_releases_the_port(
         await hass.config_entries.async_setup(pi30_entry.entry_id)
     (link,) = links
     assert not link.is_open
+
+
+async def test_parallel_units_are_devices_under_the_inverter(
+    hass: HomeAssistant, socket_enabled: None, device_registry: dr.DeviceRegistry
+) -> None:
+    """Each QPGSn unit of a parallel system is its own device, linked to the one on the port."""
+    simulator = Pi30Simulator(Pi30Device(Profile(parallel=True), serial=PI30_SERIAL))
+    host, port = await simulator.start_tcp()
+    try:
+        entry = MockConfigEntry(
+            domain=DOMAIN, data={"family": "pi30", "link": f"tcp://{host}:{port}"}
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.unique_id == PI30_SERIAL
+        main = device_registry.async_get_device(identifiers={(DOMAIN, PI30_SERIAL)})
+        assert main is not None
+        units = [
+            device
+            for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+            if device.id != main.id
+        ]
+        assert len(units) == 2
+        assert {unit.via_device_id for unit in units} == {main.id}
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await simulator.stop()
