@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 import subprocess
 import sys
+from unittest.mock import patch
 
 import pytest
 
@@ -124,3 +125,17 @@ def test_pick_device_by_serial(pi30_pty: str, capsys: pytest.CaptureFixture[str]
     assert isinstance(_json(capsys), dict)
     assert main(["read", "pi30", pi30_pty, "--device", "000"]) == 1
     assert "no device with serial number 000" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(
+    pi30_pty: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scripts/inverter read ... | head` ends quietly with status 0."""
+    redirected: list[int] = []
+    with (
+        patch("json.dump", side_effect=BrokenPipeError),
+        patch("os.dup2", side_effect=lambda source, target: redirected.append(target)),
+        patch("sys.stdout.fileno", return_value=1, create=True),
+    ):
+        assert main(["identify", "pi30", pi30_pty]) == 0
+    assert redirected == [1]

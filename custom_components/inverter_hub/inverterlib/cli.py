@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict
 import json
+import os
 from pathlib import Path
 import sys
 
@@ -92,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InverterError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    json.dump(result, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    try:
+        json.dump(result, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) left early; silence the final flush at exit as well.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
