@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 import time
@@ -29,7 +28,7 @@ from .const import (
 )
 from .inverterlib.client import InverterClient
 from .inverterlib.errors import InverterError, LinkError, LinkTimeoutError, ValidationError
-from .inverterlib.model import DeviceIdentity, Point, PointKind, PollGroup, Snapshot, Value
+from .inverterlib.model import DeviceIdentity, Point, PointKind, PollGroup, Value
 from .inverterlib.quality import QualityFilter
 from .inverterlib.writer import Outcome, WriteRecord, find_point, write_setting
 from .repairs import async_check_port
@@ -69,10 +68,6 @@ class DeviceState:
     def values(self) -> dict[str, Value]:
         """Return the last good value of every point read so far."""
         return self.quality.good
-
-    def snapshot(self) -> Snapshot:
-        """Return the device's current values as a snapshot."""
-        return Snapshot(device=self.identity, values=dict(self.values))
 
 
 class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
@@ -208,7 +203,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if not keys:
             return
         try:
-            values = await self._read(state, keys)
+            values = await self.client.read(state.identity, keys)
         except InverterError as err:
             # A silent or refusing device rests; only a broken link stops the whole cycle.
             if isinstance(err, LinkError) and not isinstance(err, LinkTimeoutError):
@@ -222,9 +217,6 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             LOGGER.info("%s answers again", state.identity.title)
         state.available = True
         state.failures = 0
-
-    async def _read(self, state: DeviceState, keys: Collection[str]) -> dict[str, Value]:
-        return await self.client.read(state.identity, keys)
 
     def _mark_unavailable(self, state: DeviceState, now: float, err: InverterError) -> None:
         """Rest a silent device with exponential back-off; log only the first failure."""

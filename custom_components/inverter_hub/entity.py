@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -84,18 +83,11 @@ def add_entities_for(
 ) -> None:
     """Add an entity of this platform for every visible point of every device."""
     coordinator = entry.runtime_data
-    entities: Iterable[Entity] = (
-        factory(coordinator, serial, point)
-        for serial, state in coordinator.devices.items()
-        for point in coordinator.visible_points(state)
-        if platform_of(point) is platform
+    async_add_entities(
+        [
+            factory(coordinator, serial, point)
+            for serial, state in coordinator.devices.items()
+            for point in coordinator.visible_points(state)
+            if platform_of(point) is platform
+        ]
     )
-    async_add_entities(list(entities))
-
-
-@callback
-def native_number(value: Value | None) -> float | None:
-    """Return a numeric value, or None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value

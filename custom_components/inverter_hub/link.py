@@ -20,15 +20,18 @@ def user_profile_dir(hass: HomeAssistant) -> Path:
 
 def client_options(hass: HomeAssistant, data: Mapping[str, Any]) -> ClientOptions:
     """Return the client options stored in an entry's data."""
+    units = data.get(CONF_UNITS, ())
+    # Serial numbers are stored in unit order; entries from before a scan have none.
+    serials = data.get(CONF_SERIALS, ())
     return ClientOptions(
         baudrate=data.get(CONF_BAUDRATE),
         units=tuple(
-            ModbusUnit(unit=unit["unit"], profile=unit.get("profile"), serial=serial)
-            for unit, serial in zip(
-                data.get(CONF_UNITS, ()),
-                [*data.get(CONF_SERIALS, ()), *[None] * len(data.get(CONF_UNITS, ()))],
-                strict=False,
+            ModbusUnit(
+                unit=unit["unit"],
+                profile=unit.get("profile"),
+                serial=serials[index] if index < len(serials) else None,
             )
+            for index, unit in enumerate(units)
         ),
         profile_dirs=(user_profile_dir(hass),),
     )

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
-from .entity import InverterEntity, add_entities_for, native_number
+from .entity import InverterEntity, add_entities_for
 from .inverterlib.model import Point
 
 PARALLEL_UPDATES = 1
@@ -42,7 +42,10 @@ class InverterNumber(InverterEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """Return the value the device holds."""
-        return native_number(self.point_value)
+        value = self.point_value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return value
 
     async def async_set_native_value(self, value: float) -> None:
         """Write a new value."""

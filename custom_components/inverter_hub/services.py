@@ -20,6 +20,7 @@ import voluptuous as vol
 from .const import DOMAIN
 from .coordinator import InverterConfigEntry, InverterCoordinator, translate_error
 from .inverterlib.errors import InverterError, UnsupportedError
+from .inverterlib.model import json_value
 
 ATTR_CONFIG_ENTRY = "config_entry_id"
 ATTR_COMMAND = "command"
@@ -139,14 +140,11 @@ async def _write_setting(call: ServiceCall) -> ServiceResponse:
     record = await coordinator.async_write(
         call.data[ATTR_DEVICE], call.data[ATTR_KEY], call.data[ATTR_VALUE], source="service"
     )
-    return {"outcome": record.outcome.value, "old": _plain(record.old), "new": _plain(record.new)}
-
-
-def _plain(value: object) -> Any:
-    """Return a value as JSON-ready data."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return {
+        "outcome": record.outcome.value,
+        "old": json_value(record.old),
+        "new": json_value(record.new),
+    }
 
 
 @callback

@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.inverter_hub import async_remove_config_entry_device
 from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.coordinator import InverterCoordinator
+from custom_components.inverter_hub.inverterlib.pi30.client import Pi30Client
 from simulators.pi30 import Fault, Pi30Simulator
 from simulators.pi30_device import Pi30Device, Profile
 
@@ -172,7 +173,7 @@ async def test_failed_first_poll_releases_the_port(
     with (
         patch.object(InverterCoordinator, "_async_setup", setup_then_remember),
         # Cancellation skips Home Assistant's own clean-up of a failed setup.
-        patch.object(InverterCoordinator, "_read", side_effect=asyncio.CancelledError),
+        patch.object(Pi30Client, "read", side_effect=asyncio.CancelledError),
         contextlib.suppress(asyncio.CancelledError),
     ):
         await hass.config_entries.async_setup(pi30_entry.entry_id)

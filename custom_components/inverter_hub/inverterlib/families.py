@@ -9,7 +9,12 @@ from typing import Literal
 
 from .client import InverterClient
 from .errors import UnsupportedError
+from .modbus.client import ModbusClient, UnitConfig, serial_bytes_per_second
+from .modbus.registry import ProfileRegistry
 from .model import Point
+from .pi30 import client as pi30_client
+from .pi30.readings import READINGS
+from .pi30.settings import SETTINGS
 from .transport.serial import SerialSettings
 from .transport.url import LinkSpec, open_link, parse_link
 
@@ -39,28 +44,19 @@ def _serial(settings: SerialSettings, baudrate: int | None) -> SerialSettings:
     return settings if baudrate is None else replace(settings, baudrate=baudrate)
 
 
-# Families import lazily so that a PI30 user never loads pymodbus and the reverse.
-
-
 def _pi30(spec: LinkSpec, options: ClientOptions) -> InverterClient:
-    from .pi30.client import GAP, SERIAL_SETTINGS, TIMEOUT, Pi30Client  # noqa: PLC0415
-
     if spec.kind in ("udp", "rtu-over-tcp"):
         raise UnsupportedError(f"PI30 does not run over {spec.kind}")
     link = open_link(
-        spec, serial=_serial(SERIAL_SETTINGS, options.baudrate), gap=GAP, timeout=TIMEOUT
+        spec,
+        serial=_serial(pi30_client.SERIAL_SETTINGS, options.baudrate),
+        gap=pi30_client.GAP,
+        timeout=pi30_client.TIMEOUT,
     )
-    return Pi30Client(link)
+    return pi30_client.Pi30Client(link)
 
 
 def _modbus(spec: LinkSpec, options: ClientOptions) -> InverterClient:
-    from .modbus.client import (  # noqa: PLC0415
-        ModbusClient,
-        UnitConfig,
-        serial_bytes_per_second,
-    )
-    from .modbus.registry import ProfileRegistry  # noqa: PLC0415
-
     if spec.kind == "hid":
         raise UnsupportedError("Modbus does not run over USB-HID")
     registry = ProfileRegistry.load(options.profile_dirs, skip_invalid=True)
@@ -101,10 +97,6 @@ def create_client(family: str, link: str, options: ClientOptions | None = None) 
 
 def shipped_points() -> Iterator[Point]:
     """Yield every point any shipped catalogue or profile can produce (for translations)."""
-    from .modbus.registry import ProfileRegistry  # noqa: PLC0415
-    from .pi30.readings import READINGS  # noqa: PLC0415
-    from .pi30.settings import SETTINGS  # noqa: PLC0415
-
     yield from READINGS.values()
     yield from SETTINGS.values()
     for profile in ProfileRegistry.load(()).all():
