@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import sys
 
-from custom_components.inverter_hub.inverterlib.modbus.client import (
+from inverterlib.modbus.client import (
     ModbusClient,
     UnitConfig,
     read_rules,
     serial_bytes_per_second,
 )
-from custom_components.inverter_hub.inverterlib.modbus.planner import (
+from inverterlib.modbus.planner import (
     MBAP_COST,
     NETWORK_BYTES_PER_SECOND,
     RTU_COST,
@@ -41,11 +41,11 @@ from custom_components.inverter_hub.inverterlib.modbus.planner import (
     ReadRules,
     Span,
 )
-from custom_components.inverter_hub.inverterlib.modbus.profile import Access, Profile
-from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
-from custom_components.inverter_hub.inverterlib.modbus.wire import Framing
-from custom_components.inverter_hub.inverterlib.model import DeviceIdentity, PollGroup
-from custom_components.inverter_hub.inverterlib.transport.tcp import TcpLink
+from inverterlib.modbus.profile import Access, Profile
+from inverterlib.modbus.registry import ProfileRegistry
+from inverterlib.modbus.wire import Framing
+from inverterlib.model import DeviceIdentity, PollGroup
+from inverterlib.transport.tcp import TcpLink
 from simulators.modbus import ModbusSimulator
 
 UNIT = 1

@@ -15,14 +15,14 @@ import sys
 import tempfile
 import time
 
-from custom_components.inverter_hub.inverterlib.model import PointKind, PollGroup
-from custom_components.inverter_hub.inverterlib.pi30.client import (
+from inverterlib.model import PointKind, PollGroup
+from inverterlib.pi30.client import (
     GAP,
     SERIAL_SETTINGS,
     TIMEOUT,
     Pi30Client,
 )
-from custom_components.inverter_hub.inverterlib.transport.serial import SerialLink
+from inverterlib.transport.serial import SerialLink
 from simulators.pi30 import BITS_PER_BYTE, Pi30Simulator, Stats
 
 BAUD = 2400

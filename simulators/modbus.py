@@ -30,13 +30,13 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer, ModbusUdpServer
 
-from custom_components.inverter_hub.inverterlib.modbus.profile import (
+from inverterlib.modbus.profile import (
     Access,
     Profile,
     Register,
     RegisterPoint,
 )
-from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
+from inverterlib.modbus.registry import ProfileRegistry
 
 _LOGGER = logging.getLogger(__name__)
 

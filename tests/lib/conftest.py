@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.pi30.client import SERIAL_SETTINGS, Pi30Client
-from custom_components.inverter_hub.inverterlib.transport.base import Link
-from custom_components.inverter_hub.inverterlib.transport.hid import HidLink
-from custom_components.inverter_hub.inverterlib.transport.serial import SerialLink
-from custom_components.inverter_hub.inverterlib.transport.tcp import TcpLink
+from inverterlib.pi30.client import SERIAL_SETTINGS, Pi30Client
+from inverterlib.transport.base import Link
+from inverterlib.transport.hid import HidLink
+from inverterlib.transport.serial import SerialLink
+from inverterlib.transport.tcp import TcpLink
 from simulators.pi30 import Pi30Simulator
 from simulators.pi30_device import Pi30Device, Profile
 

@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.cli import main
+from inverterlib.cli import main
 
 
 def _serve(*args: str) -> Iterator[subprocess.Popen[str]]:

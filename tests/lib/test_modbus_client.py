@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import (
+from inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
     LinkError,
@@ -19,30 +19,30 @@ from custom_components.inverter_hub.inverterlib.errors import (
     UnknownPointError,
     UnsupportedError,
 )
-from custom_components.inverter_hub.inverterlib.modbus.client import (
+from inverterlib.modbus.client import (
     FoundUnit,
     ModbusClient,
     UnitConfig,
 )
-from custom_components.inverter_hub.inverterlib.modbus.planner import (
+from inverterlib.modbus.planner import (
     MBAP_COST,
     RTU_COST,
     ReadRules,
     Span,
     plan_reads,
 )
-from custom_components.inverter_hub.inverterlib.modbus.profile import Access
-from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
-from custom_components.inverter_hub.inverterlib.modbus.wire import Framing
-from custom_components.inverter_hub.inverterlib.model import DeviceIdentity, Point
-from custom_components.inverter_hub.inverterlib.transport import (
+from inverterlib.modbus.profile import Access
+from inverterlib.modbus.registry import ProfileRegistry
+from inverterlib.modbus.wire import Framing
+from inverterlib.model import DeviceIdentity, Point
+from inverterlib.transport import (
     Link,
     SerialLink,
     SerialSettings,
     TcpLink,
     UdpLink,
 )
-from custom_components.inverter_hub.inverterlib.writer import Outcome, write_setting
+from inverterlib.writer import Outcome, write_setting
 from simulators.modbus import ModbusSimulator
 
 from .test_modbus_shim import ScriptedLink, mbap_reply

@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from benchmarks.modbus import optimal_cover
-from custom_components.inverter_hub.inverterlib.modbus.client import read_rules
-from custom_components.inverter_hub.inverterlib.modbus.planner import (
+from inverterlib.modbus.client import read_rules
+from inverterlib.modbus.planner import (
     MBAP_COST,
     NETWORK_BYTES_PER_SECOND,
     RTU_COST,
@@ -21,9 +21,9 @@ from custom_components.inverter_hub.inverterlib.modbus.planner import (
     one_read_per_span,
     plan_reads,
 )
-from custom_components.inverter_hub.inverterlib.modbus.profile import Access
-from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
-from custom_components.inverter_hub.inverterlib.model import PollGroup
+from inverterlib.modbus.profile import Access
+from inverterlib.modbus.registry import ProfileRegistry
+from inverterlib.model import PollGroup
 
 # RS-485 at 9600 8N1 carries 960 bytes a second: an SDM's 50 ms gap is 48 bytes, a Growatt's
 # 850 ms gap 816 bytes.

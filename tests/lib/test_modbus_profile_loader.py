@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.inverter_hub.inverterlib.errors import ProfileError, ValidationError
-from custom_components.inverter_hub.inverterlib.modbus.codec import (
+from inverterlib.errors import ProfileError, ValidationError
+from inverterlib.modbus.codec import (
     RegisterType,
     WordOrder,
     number_to_registers,
@@ -19,8 +19,8 @@ from custom_components.inverter_hub.inverterlib.modbus.codec import (
     shortest_float32,
     text_to_registers,
 )
-from custom_components.inverter_hub.inverterlib.modbus.loader import load_profile, parse_profile
-from custom_components.inverter_hub.inverterlib.modbus.profile import (
+from inverterlib.modbus.loader import load_profile, parse_profile
+from inverterlib.modbus.profile import (
     Access,
     IdentifyRule,
     Profile,
@@ -28,12 +28,12 @@ from custom_components.inverter_hub.inverterlib.modbus.profile import (
     RegisterPoint,
     WriteFunction,
 )
-from custom_components.inverter_hub.inverterlib.modbus.registry import (
+from inverterlib.modbus.registry import (
     SHIPPED_PROFILES,
     ProfileRegistry,
     profile_files,
 )
-from custom_components.inverter_hub.inverterlib.model import (
+from inverterlib.model import (
     Category,
     PointKind,
     PollGroup,
@@ -152,7 +152,7 @@ def test_decode_float_nan_is_no_value() -> None:
 
 
 def point_stub(key: str) -> Any:
-    from custom_components.inverter_hub.inverterlib.model import Point  # noqa: PLC0415
+    from inverterlib.model import Point  # noqa: PLC0415
 
     return Point(key=key, name=key)
 

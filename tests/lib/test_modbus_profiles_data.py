@@ -11,26 +11,26 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.inverter_hub.inverterlib.modbus.codec import RegisterType
-from custom_components.inverter_hub.inverterlib.modbus.loader import load_profile
-from custom_components.inverter_hub.inverterlib.modbus.planner import (
+from inverterlib.modbus.codec import RegisterType
+from inverterlib.modbus.loader import load_profile
+from inverterlib.modbus.planner import (
     RTU_COST,
     ReadRules,
     Span,
     plan_reads,
 )
-from custom_components.inverter_hub.inverterlib.modbus.profile import (
+from inverterlib.modbus.profile import (
     Access,
     Profile,
     RegisterPoint,
 )
-from custom_components.inverter_hub.inverterlib.modbus.registry import (
+from inverterlib.modbus.registry import (
     SHIPPED_PROFILES,
     ProfileRegistry,
 )
-from custom_components.inverter_hub.inverterlib.model import PollGroup, ValueType
-from custom_components.inverter_hub.inverterlib.pi30.readings import READINGS
-from custom_components.inverter_hub.inverterlib.pi30.settings import SETTINGS
+from inverterlib.model import PollGroup, ValueType
+from inverterlib.pi30.readings import READINGS
+from inverterlib.pi30.settings import SETTINGS
 
 SNAKE = re.compile(r"[a-z0-9_]+")
 TYPES = {"u16": 1, "s16": 1, "u32": 2, "s32": 2, "f32": 2, "ascii": None}

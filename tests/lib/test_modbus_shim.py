@@ -9,9 +9,9 @@ from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import FrameError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.modbus import shim
-from custom_components.inverter_hub.inverterlib.modbus.wire import (
+from inverterlib.errors import FrameError, LinkTimeoutError
+from inverterlib.modbus import shim
+from inverterlib.modbus.wire import (
     ModbusWire,
     crc16,
     exception_name,
@@ -19,7 +19,7 @@ from custom_components.inverter_hub.inverterlib.modbus.wire import (
     reply_length,
     rtu_frame,
 )
-from custom_components.inverter_hub.inverterlib.transport.base import Link
+from inverterlib.transport.base import Link
 
 type Reply = bytes | Callable[[bytes], bytes] | None
 

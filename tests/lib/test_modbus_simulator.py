@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from benchmarks.modbus import measure, run as run_benchmark
-from custom_components.inverter_hub.inverterlib.errors import DeviceRefusedError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.modbus.client import ModbusClient, UnitConfig
-from custom_components.inverter_hub.inverterlib.modbus.planner import (
+from inverterlib.errors import DeviceRefusedError, LinkTimeoutError
+from inverterlib.modbus.client import ModbusClient, UnitConfig
+from inverterlib.modbus.planner import (
     MBAP_COST,
     RTU_COST,
     Block,
     CostModel,
 )
-from custom_components.inverter_hub.inverterlib.modbus.profile import Access
-from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
-from custom_components.inverter_hub.inverterlib.modbus.wire import Framing
-from custom_components.inverter_hub.inverterlib.model import PollGroup
-from custom_components.inverter_hub.inverterlib.transport import TcpLink, UdpLink
+from inverterlib.modbus.profile import Access
+from inverterlib.modbus.registry import ProfileRegistry
+from inverterlib.modbus.wire import Framing
+from inverterlib.model import PollGroup
+from inverterlib.transport import TcpLink, UdpLink
 from simulators.modbus import ModbusSimulator, parse_args, serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "modbus"

@@ -7,24 +7,24 @@ import re
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import ValidationError
-from custom_components.inverter_hub.inverterlib.model import (
+from inverterlib.errors import ValidationError
+from inverterlib.model import (
     Category,
     PointKind,
     PollGroup,
     ValueType,
 )
-from custom_components.inverter_hub.inverterlib.pi30 import enums, parse
-from custom_components.inverter_hub.inverterlib.pi30.catalogue import (
+from inverterlib.pi30 import enums, parse
+from inverterlib.pi30.catalogue import (
     ACTIONS,
     DERIVED,
     QUERIES,
     parallel_query,
     split_flags,
 )
-from custom_components.inverter_hub.inverterlib.pi30.dialect import Layout, build_layout
-from custom_components.inverter_hub.inverterlib.pi30.readings import READINGS
-from custom_components.inverter_hub.inverterlib.pi30.settings import (
+from inverterlib.pi30.dialect import Layout, build_layout
+from inverterlib.pi30.readings import READINGS
+from inverterlib.pi30.settings import (
     SETTERS,
     SETTINGS,
     parallel_setters,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import (
+from inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
     InverterError,
@@ -15,15 +15,15 @@ from custom_components.inverter_hub.inverterlib.errors import (
     UnsupportedError,
     ValidationError,
 )
-from custom_components.inverter_hub.inverterlib.model import (
+from inverterlib.model import (
     DeviceIdentity,
     Point,
     PointKind,
     PollGroup,
     Value,
 )
-from custom_components.inverter_hub.inverterlib.pi30.client import Pi30Client
-from custom_components.inverter_hub.inverterlib.writer import Outcome, write_setting
+from inverterlib.pi30.client import Pi30Client
+from inverterlib.writer import Outcome, write_setting
 from simulators.pi30 import Fault, Pi30Simulator
 from simulators.pi30_device import Profile
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import (
+from inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
     ValidationError,
 )
-from custom_components.inverter_hub.inverterlib.pi30.codec import (
+from inverterlib.pi30.codec import (
     crc16,
     crc_bytes,
     decode_reply,

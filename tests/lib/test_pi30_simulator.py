@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import LinkError
-from custom_components.inverter_hub.inverterlib.pi30.client import Pi30Client
-from custom_components.inverter_hub.inverterlib.pi30.codec import decode_reply, encode_request
-from custom_components.inverter_hub.inverterlib.transport.tcp import TcpLink
+from inverterlib.errors import LinkError
+from inverterlib.pi30.client import Pi30Client
+from inverterlib.pi30.codec import decode_reply, encode_request
+from inverterlib.transport.tcp import TcpLink
 from simulators.pi30 import Pi30Simulator, reply_frame
 from simulators.pi30_device import Pi30Device, Profile
 

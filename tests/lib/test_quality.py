@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from custom_components.inverter_hub.inverterlib.model import Point, PointKind, ValueType
-from custom_components.inverter_hub.inverterlib.quality import QualityFilter, Rejection
+from inverterlib.model import Point, PointKind, ValueType
+from inverterlib.quality import QualityFilter, Rejection
 
 VOLTAGE = Point(key="battery_voltage", name="Battery voltage", plausible=(0.0, 70.0), spike=5.0)
 ENERGY = Point(

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import LinkError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.transport import (
+from inverterlib.errors import LinkError, LinkTimeoutError
+from inverterlib.transport import (
     HidDeviceInfo,
     HidLink,
     async_list_hid_devices,
     list_hid_devices,
 )
-from custom_components.inverter_hub.inverterlib.transport.hid import (
+from inverterlib.transport.hid import (
     output_reports,
     report_payload,
 )

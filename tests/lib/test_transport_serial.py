@@ -13,8 +13,8 @@ import termios
 import pytest
 import serialx
 
-from custom_components.inverter_hub.inverterlib.errors import LinkError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.transport import (
+from inverterlib.errors import LinkError, LinkTimeoutError
+from inverterlib.transport import (
     SerialLink,
     SerialPortInfo,
     SerialSettings,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import LinkError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.transport import TcpLink, base
+from inverterlib.errors import LinkError, LinkTimeoutError
+from inverterlib.transport import TcpLink, base
 
 # Real sockets, still limited to 127.0.0.1 by the Home Assistant test plugin.
 pytestmark = pytest.mark.usefixtures("socket_enabled")

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import LinkError, LinkTimeoutError
-from custom_components.inverter_hub.inverterlib.transport import UdpLink
+from inverterlib.errors import LinkError, LinkTimeoutError
+from inverterlib.transport import UdpLink
 
 # Real sockets, still limited to 127.0.0.1 by the Home Assistant test plugin.
 pytestmark = pytest.mark.usefixtures("socket_enabled")

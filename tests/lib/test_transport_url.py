@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.inverter_hub.inverterlib.transport import (
+from inverterlib.transport import (
     HidLink,
     LinkSpec,
     SerialLink,

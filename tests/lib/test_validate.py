@@ -6,9 +6,9 @@ from datetime import time
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.errors import NotWritableError, ValidationError
-from custom_components.inverter_hub.inverterlib.model import Point, PointKind, ValueType
-from custom_components.inverter_hub.inverterlib.validate import same_value, validate
+from inverterlib.errors import NotWritableError, ValidationError
+from inverterlib.model import Point, PointKind, ValueType
+from inverterlib.validate import same_value, validate
 
 VOLTAGE = Point(
     key="float_voltage",

@@ -6,21 +6,21 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
-from custom_components.inverter_hub.inverterlib.client import InverterClient
-from custom_components.inverter_hub.inverterlib.errors import (
+from inverterlib.client import InverterClient
+from inverterlib.errors import (
     DeviceRefusedError,
     ReadBackMismatchError,
     UnknownPointError,
     ValidationError,
 )
-from custom_components.inverter_hub.inverterlib.model import (
+from inverterlib.model import (
     DeviceIdentity,
     Point,
     PointKind,
     Value,
 )
-from custom_components.inverter_hub.inverterlib.transport.base import Link
-from custom_components.inverter_hub.inverterlib.writer import Outcome, find_point, write_setting
+from inverterlib.transport.base import Link
+from inverterlib.writer import Outcome, find_point, write_setting
 
 FLOAT = Point(
     key="float_voltage", name="Float", kind=PointKind.SETTING, minimum=48, maximum=58.4, step=0.1
