@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import sys
 
+from inverterlib.family import KnownDevice
 from inverterlib.modbus.client import (
     ModbusClient,
-    UnitConfig,
     read_rules,
     serial_bytes_per_second,
 )
@@ -46,6 +46,7 @@ from inverterlib.modbus.registry import ProfileRegistry
 from inverterlib.modbus.wire import Framing
 from inverterlib.model import DeviceIdentity, PollGroup
 from inverterlib.transport.tcp import TcpLink
+
 from simulators.modbus import ModbusSimulator
 
 UNIT = 1
@@ -190,7 +191,7 @@ async def measure(
         client = ModbusClient(
             link,
             framing=framing,
-            units=[UnitConfig(unit=UNIT, profile=profile.id)],
+            units=[KnownDevice(address=UNIT, profile=profile.id)],
             registry=registry,
         )
         bus = Bus.of(profile, framing)

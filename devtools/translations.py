@@ -54,6 +54,10 @@ def build() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Return en.json, icons.json and the conflicts found."""
     strings = json.loads(STRINGS.read_text(encoding="utf-8"))
     entity, entity_icons, conflicts = _entity_section(shipped_points())
+    # Entities that are no point of a device (the scan button) are written in strings.json.
+    for platform, keys in strings.get("entity", {}).items():
+        entity[platform] = dict(sorted({**entity.get(platform, {}), **keys}.items()))
+    entity_icons.setdefault("button", {})["scan_for_devices"] = {"default": "mdi:magnify-scan"}
     english = {**strings, "entity": entity}
     icons = {
         "entity": entity_icons,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant import config_entries
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -10,10 +12,10 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import CONF_DEVICES, DOMAIN, LOGGER
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .inverterlib.errors import InverterError
-from .link import async_create_client
+from .link import async_create_session
 from .services import async_setup_services
 from .translations_index import async_translated_keys
 
@@ -42,19 +44,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> bool:
     """Connect to the link, learn its devices and add their entities."""
     try:
-        client = await async_create_client(hass, entry.data)
+        session = await async_create_session(hass, entry)
     except (ValueError, InverterError) as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="invalid_link",
             translation_placeholders={"detail": str(err)},
         ) from err
-    coordinator = InverterCoordinator(hass, entry, client, await async_translated_keys(hass))
+    coordinator = InverterCoordinator(hass, entry, session, await async_translated_keys(hass))
     try:
         await coordinator.async_config_entry_first_refresh()
     except BaseException:
         # A retried setup opens the port again; this attempt must not keep it locked.
-        await client.close()
+        await session.close()
         raise
     entry.runtime_data = coordinator
     _adopt_identity(hass, entry, coordinator)
@@ -86,6 +88,29 @@ async def async_unload_entry(hass: HomeAssistant, entry: InverterConfigEntry) ->
     if unloaded:
         await entry.runtime_data.async_shutdown()
     return bool(unloaded)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> bool:
+    """Move entries of version 1 (units and serials as two lists) to one list of devices."""
+    if entry.version > 2:
+        return False
+    if entry.version == 1:
+        data: dict[str, Any] = {
+            key: value for key, value in entry.data.items() if key not in ("units", "serials")
+        }
+        serials = entry.data.get("serials", ())
+        if "units" in entry.data:
+            data[CONF_DEVICES] = [
+                {
+                    "address": unit["unit"],
+                    "profile": unit.get("profile"),
+                    "serial": serials[index] if index < len(serials) else None,
+                }
+                for index, unit in enumerate(entry.data["units"])
+            ]
+        hass.config_entries.async_update_entry(entry, data=data, version=2)
+        LOGGER.debug("Migrated %s to version 2", entry.title)
+    return True
 
 
 async def async_remove_config_entry_device(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .entity import InverterEntity, add_entities_for
@@ -31,7 +31,9 @@ class InverterBinarySensor(InverterEntity, BinarySensorEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a binary sensor for every boolean reading."""
     add_entities_for(entry, async_add_entities, Platform.BINARY_SENSOR, InverterBinarySensor)

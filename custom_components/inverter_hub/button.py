@@ -1,14 +1,17 @@
-"""Buttons: one-shot actions such as syncing the clock."""
+"""Buttons: one-shot actions such as syncing the clock, and a search for new devices."""
 
 from __future__ import annotations
 
 from homeassistant.components.button import ButtonEntity
-from homeassistant.const import Platform
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .coordinator import InverterConfigEntry
+from .coordinator import InverterConfigEntry, InverterCoordinator, translate_error
 from .entity import InverterEntity, add_entities_for
+from .inverterlib.capabilities import Scanning
+from .inverterlib.errors import InverterError
 
 PARALLEL_UPDATES = 1
 
@@ -21,8 +24,42 @@ class InverterButton(InverterEntity, ButtonEntity):
         await self.write(True)
 
 
+class ScanButton(CoordinatorEntity[InverterCoordinator], ButtonEntity):
+    """Look for devices that joined the link since it was set up."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "scan_for_devices"
+    _attr_entity_category = EntityCategory.CONFIG
+
+    def __init__(self, coordinator: InverterCoordinator, serial_number: str) -> None:
+        """Put the button on the entry's first device."""
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{serial_number}_scan_for_devices"
+        self._attr_device_info = coordinator.device_info(
+            coordinator.devices[serial_number].identity
+        )
+
+    @property
+    def available(self) -> bool:
+        """Return True: a scan is what finds devices while the known ones are silent."""
+        return True
+
+    async def async_press(self) -> None:
+        """Scan the entry's addresses and add what answers."""
+        try:
+            await self.coordinator.session.rescan()
+        except InverterError as err:
+            raise translate_error(err) from err
+
+
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a button for every action."""
+    """Add a button for every action, and a scan button where the link can be scanned."""
     add_entities_for(entry, async_add_entities, Platform.BUTTON, InverterButton)
+    coordinator = entry.runtime_data
+    if isinstance(coordinator.session.client, Scanning) and coordinator.devices:
+        first = entry.unique_id if entry.unique_id in coordinator.devices else None
+        async_add_entities([ScanButton(coordinator, first or next(iter(coordinator.devices)))])

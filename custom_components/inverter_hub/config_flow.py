@@ -1,8 +1,9 @@
-"""Config flow: family -> link -> probe (or scan a Modbus bus) -> entry; USB discovery; options."""
+"""Config flow: family -> link -> probe (or scan a bus) -> entry; USB discovery; options."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
@@ -21,28 +22,32 @@ import voluptuous as vol
 
 from .const import (
     CONF_BAUDRATE,
+    CONF_DEVICES,
     CONF_EXPERT,
     CONF_FAMILY,
     CONF_LINK,
     CONF_PROBE_INTERVAL,
+    CONF_RESCAN,
+    CONF_RESCAN_INTERVAL,
     CONF_SCAN_INTERVAL,
-    CONF_SERIALS,
+    CONF_SCAN_RANGE,
     CONF_SLOW_INTERVAL,
-    CONF_UNITS,
     DEFAULT_PROBE_INTERVAL,
-    DEFAULT_SCAN_INTERVAL,
-    DEFAULT_SLOW_INTERVAL,
+    DEFAULT_RESCAN_INTERVAL_S,
+    DEFAULT_SCAN_INTERVAL_S,
+    DEFAULT_SLOW_INTERVAL_S,
     DOMAIN,
-    FAMILIES,
-    FAMILY_MODBUS,
-    FAMILY_PI30,
     LOGGER,
 )
-from .inverterlib.errors import InverterError, LinkError, UnsupportedError
+from .inverterlib.errors import InverterError, LinkTimeoutError, UnsupportedError
+from .inverterlib.families import FAMILIES, family
+from .inverterlib.family import FamilySpec, KnownDevice
 from .inverterlib.model import DeviceIdentity
 from .inverterlib.transport.hid import async_list_hid_devices
 from .inverterlib.transport.serial import list_serial_ports
-from .scan import FoundUnit, async_probe, async_scan
+from .inverterlib.transport.url import parse_link
+from .link import device_data
+from .scan import async_probe, async_scan
 
 if TYPE_CHECKING:
     _OptionsFlowBase = OptionsFlow
@@ -55,10 +60,16 @@ CONF_FIRST_UNIT = "first_unit"
 CONF_LAST_UNIT = "last_unit"
 CONF_SELECTED = "units"
 
-DEFAULT_PORTS = {FAMILY_PI30: 8899, FAMILY_MODBUS: 502}
-DEFAULT_BAUDRATES = {FAMILY_PI30: 2400, FAMILY_MODBUS: 9600}
-LINK_MENUS = {FAMILY_PI30: ["serial", "hid", "network"], FAMILY_MODBUS: ["serial", "network"]}
-NETWORK_PROTOCOLS = {FAMILY_PI30: ["tcp"], FAMILY_MODBUS: ["tcp", "udp", "rtu-over-tcp"]}
+
+def port_exists(path: str) -> bool:
+    """Return whether a serial or hidraw node exists (a blocking call)."""
+    return Path(path).exists()
+
+
+def _link_menu(spec: FamilySpec) -> list[str]:
+    """Return the link steps a family offers, in menu order."""
+    menu: list[str] = [kind for kind in ("serial", "hid") if kind in spec.link_kinds]
+    return [*menu, "network"] if spec.network_kinds else menu
 
 
 def _port_selector(ports: list[selector.SelectOptionDict]) -> selector.Selector[Any]:
@@ -77,14 +88,15 @@ def _port_selector(ports: list[selector.SelectOptionDict]) -> selector.Selector[
 class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add an inverter, a meter or a Modbus bus."""
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
-        self._family = FAMILY_PI30
+        self._family = next(iter(FAMILIES.values()))
         self._data: dict[str, Any] = {}
         self._identities: list[DeviceIdentity] = []
-        self._found: list[FoundUnit] = []
+        self._found: list[DeviceIdentity] = []
+        self._placeholders: dict[str, str] = {}
 
     @staticmethod
     @callback
@@ -95,14 +107,15 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask which family of device to add."""
         if user_input is not None:
-            self._family = user_input[CONF_FAMILY]
+            self._family = family(user_input[CONF_FAMILY])
             return await self.async_step_link()
+        families = [
+            selector.SelectOptionDict(value=spec.id, label=spec.title) for spec in FAMILIES.values()
+        ]
         schema = vol.Schema(
             {
-                vol.Required(CONF_FAMILY, default=FAMILY_PI30): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=list(FAMILIES), translation_key=CONF_FAMILY
-                    )
+                vol.Required(CONF_FAMILY, default=families[0]["value"]): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=families)
                 )
             }
         )
@@ -112,12 +125,12 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Move an existing entry to a new link; the device must stay the same."""
-        self._family = self._get_reconfigure_entry().data[CONF_FAMILY]
+        self._family = family(self._get_reconfigure_entry().data[CONF_FAMILY])
         return await self.async_step_link()
 
     async def async_step_link(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask how the device is connected."""
-        return self.async_show_menu(step_id="link", menu_options=LINK_MENUS[self._family])
+        return self.async_show_menu(step_id="link", menu_options=_link_menu(self._family))
 
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the serial port and its speed."""
@@ -141,10 +154,11 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             {
                 vol.Required(CONF_PORT): _port_selector(ports),
                 vol.Required(
-                    CONF_BAUDRATE, default=DEFAULT_BAUDRATES[self._family]
-                ): selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=1200, max=115200, mode=selector.NumberSelectorMode.BOX
+                    CONF_BAUDRATE, default=str(self._family.defaults("serial").baudrate or 9600)
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[str(rate) for rate in self._family.baudrates],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
                     )
                 ),
             }
@@ -153,6 +167,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="serial",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=self._placeholders,
         )
 
     async def async_step_hid(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -181,6 +196,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="hid",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=self._placeholders,
         )
 
     async def async_step_network(
@@ -188,7 +204,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for host and port of a network gateway."""
         errors: dict[str, str] = {}
-        protocols = NETWORK_PROTOCOLS[self._family]
+        protocols: list[str] = list(self._family.network_kinds)
         if user_input is not None:
             protocol = user_input.get(CONF_PROTOCOL, protocols[0])
             host = user_input[CONF_HOST].strip()
@@ -200,7 +216,9 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 return result
         fields: dict[Any, Any] = {
             vol.Required(CONF_HOST): selector.TextSelector(),
-            vol.Required(CONF_PORT, default=DEFAULT_PORTS[self._family]): selector.NumberSelector(
+            vol.Required(
+                CONF_PORT, default=self._family.defaults(self._family.network_kinds[0]).port or 502
+            ): selector.NumberSelector(
                 selector.NumberSelectorConfig(
                     min=1, max=65535, mode=selector.NumberSelectorMode.BOX
                 )
@@ -214,42 +232,77 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="network",
             data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             errors=errors,
+            description_placeholders=self._placeholders,
         )
 
     async def _async_link_chosen(self, errors: dict[str, str]) -> ConfigFlowResult | None:
         """Probe the chosen link; return the next step, or None with `errors` filled."""
-        self._data[CONF_FAMILY] = self._family
-        if self._family == FAMILY_MODBUS and self.source != SOURCE_RECONFIGURE:
+        self._data[CONF_FAMILY] = self._family.id
+        if (error := self._link_taken()) is not None:
+            errors["base"] = error
+            return None
+        if self._family.scan_range is not None and self.source != SOURCE_RECONFIGURE:
             return await self.async_step_scan()
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
-            self._data[CONF_UNITS] = entry.data.get(CONF_UNITS, [])
-        error = await self._async_probe()
-        if error:
+            self._data[CONF_DEVICES] = entry.data.get(CONF_DEVICES, [])
+        if error := await self._async_probe():
             errors["base"] = error
             return None
         if self.source == SOURCE_RECONFIGURE:
             return await self._async_finish_reconfigure()
         identity = self._identities[0]
         await self.async_set_unique_id(identity.serial_number)
-        # The same inverter on a renumbered port is the same entry, with the new port.
-        self._abort_if_unique_id_configured(updates={CONF_LINK: self._data[CONF_LINK]})
+        if (existing := self._async_entry_of_unique_id()) is not None:
+            # Moving an entry silently to another port hides a mistake; reconfigure moves it.
+            return self.async_abort(
+                reason="already_configured_at",
+                description_placeholders={"link": existing.data[CONF_LINK]},
+            )
         return self.async_create_entry(title=identity.title, data=self._data)
+
+    def _async_entry_of_unique_id(self) -> ConfigEntry | None:
+        return self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, self.unique_id or ""
+        )
+
+    def _link_taken(self) -> str | None:
+        """Return an error key when another entry already holds the chosen link."""
+        link = self._data[CONF_LINK]
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_LINK) == link and (
+                self.source != SOURCE_RECONFIGURE or entry.entry_id != self._reconfigure_entry_id
+            ):
+                self._placeholders["entry"] = entry.title
+                return "link_in_use"
+        return None
 
     async def _async_probe(self) -> str | None:
         """Identify the devices on the link; return an error key on failure."""
+        link = self._data.get(CONF_LINK, "")
         try:
+            spec = parse_link(link)
+            if spec.kind in ("serial", "hid") and not await self.hass.async_add_executor_job(
+                port_exists, spec.target
+            ):
+                LOGGER.debug("%s does not exist", spec.target)
+                return "port_not_found"
             self._identities = await async_probe(self.hass, self._data)
-        except ValueError:
+        except ValueError as err:
+            LOGGER.debug("Invalid link %s: %s", link, err)
             return "invalid_link"
-        except UnsupportedError:
+        except UnsupportedError as err:
+            LOGGER.debug("%s answers but not as %s: %s", link, self._family.title, err)
             return "unsupported"
-        except LinkError:
+        except LinkTimeoutError as err:
+            LOGGER.debug("No answer on %s: %s", link, err)
             return "cannot_connect"
-        except InverterError:
-            return "cannot_connect"
+        except InverterError as err:
+            LOGGER.debug("Cannot use %s: %s", link, err)
+            self._placeholders["detail"] = str(err)
+            return "link_failed"
         except Exception:
-            LOGGER.exception("Unexpected error while probing %s", self._data.get(CONF_LINK))
+            LOGGER.exception("Unexpected error while probing %s", link)
             return "unknown"
         if not self._identities:
             return "no_devices"
@@ -262,7 +315,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="wrong_device")
         return self.async_update_reload_and_abort(
             entry,
-            data_updates={key: value for key, value in self._data.items() if key != CONF_UNITS},
+            data_updates={key: value for key, value in self._data.items() if key != CONF_DEVICES},
         )
 
     async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -274,11 +327,13 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             if last < first:
                 errors[CONF_LAST_UNIT] = "range"
             else:
+                self._data[CONF_SCAN_RANGE] = [first, last]
                 try:
                     self._found = await async_scan(self.hass, self._data, range(first, last + 1))
                 except ValueError:
                     errors["base"] = "invalid_link"
-                except InverterError:
+                except InverterError as err:
+                    LOGGER.debug("Scan of %s failed: %s", self._data[CONF_LINK], err)
                     errors["base"] = "cannot_connect"
                 else:
                     if not self._found:
@@ -286,12 +341,13 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     else:
                         return await self.async_step_units()
         unit = selector.NumberSelector(
-            selector.NumberSelectorConfig(min=1, max=247, mode=selector.NumberSelectorMode.BOX)
+            selector.NumberSelectorConfig(min=0, max=255, mode=selector.NumberSelectorMode.BOX)
         )
+        first_default, last_default = self._family.scan_range or (1, 1)
         schema = vol.Schema(
             {
-                vol.Required(CONF_FIRST_UNIT, default=1): unit,
-                vol.Required(CONF_LAST_UNIT, default=10): unit,
+                vol.Required(CONF_FIRST_UNIT, default=first_default): unit,
+                vol.Required(CONF_LAST_UNIT, default=last_default): unit,
             }
         )
         return self.async_show_form(
@@ -304,7 +360,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return every serial number some entry of this integration already has."""
         known: set[str] = set()
         for entry in self._async_current_entries(include_ignore=False):
-            known.update(entry.data.get(CONF_SERIALS, ()))
+            known.update(device["serial"] for device in entry.data.get(CONF_DEVICES, ()))
             if entry.unique_id:
                 known.add(entry.unique_id)
         return known
@@ -312,11 +368,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_units(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Let the user pick which of the units found to add."""
         known = self._known_serials()
-        new = {
-            str(found.unit): found
-            for found in self._found
-            if found.identity.serial_number not in known
-        }
+        new = {found.address: found for found in self._found if found.serial_number not in known}
         if not new:
             return self.async_abort(reason="already_configured")
         if user_input is not None:
@@ -327,23 +379,28 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     data_schema=self._units_schema(new),
                     errors={"base": "no_selection"},
                 )
-            chosen.sort(key=lambda found: found.unit)
-            await self.async_set_unique_id(chosen[0].identity.serial_number)
+            chosen.sort(key=lambda found: int(found.address))
+            await self.async_set_unique_id(chosen[0].serial_number)
             self._abort_if_unique_id_configured()
-            self._data[CONF_UNITS] = [
-                {"unit": found.unit, "profile": found.profile} for found in chosen
+            self._data[CONF_DEVICES] = [
+                device_data(
+                    KnownDevice(
+                        address=int(found.address),
+                        profile=found.profile,
+                        serial=found.serial_number,
+                    )
+                )
+                for found in chosen
             ]
-            self._data[CONF_SERIALS] = [found.identity.serial_number for found in chosen]
-            title = ", ".join(found.identity.model for found in chosen)
+            title = ", ".join(found.model for found in chosen)
             return self.async_create_entry(title=title, data=self._data)
         return self.async_show_form(step_id="units", data_schema=self._units_schema(new))
 
     @staticmethod
-    def _units_schema(new: Mapping[str, FoundUnit]) -> vol.Schema:
+    def _units_schema(new: Mapping[str, DeviceIdentity]) -> vol.Schema:
         options = [
             selector.SelectOptionDict(
-                value=unit,
-                label=f"{unit}: {found.identity.manufacturer} {found.identity.title}",
+                value=unit, label=f"{unit}: {found.manufacturer} {found.title}"
             )
             for unit, found in new.items()
         ]
@@ -356,10 +413,14 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
-        """Handle a plugged-in PI30 inverter (USB 0665:5161)."""
+        """Handle a plugged-in inverter whose USB id a family lists."""
+        vendor, product = int(discovery_info.vid, 16), int(discovery_info.pid, 16)
+        spec = next((spec for spec in FAMILIES.values() if (vendor, product) in spec.usb_ids), None)
+        if spec is None:
+            return self.async_abort(reason="not_supported")
         link = await _usb_link(discovery_info)
-        self._family = FAMILY_PI30
-        self._data = {CONF_FAMILY: FAMILY_PI30, CONF_LINK: link}
+        self._family = spec
+        self._data = {CONF_FAMILY: spec.id, CONF_LINK: link}
         if await self._async_probe():
             return self.async_abort(reason="cannot_connect")
         identity = self._identities[0]
@@ -400,36 +461,44 @@ async def _usb_link(discovery_info: UsbServiceInfo) -> str:
 
 
 class InverterHubOptionsFlow(_OptionsFlowBase):
-    """Change polling intervals and expert mode."""
+    """Change polling intervals, rescans and expert mode."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    key: value if isinstance(value, bool) else int(value)
-                    for key, value in user_input.items()
-                }
-            )
+            options = {
+                key: value if isinstance(value, bool) else int(value)
+                for key, value in user_input.items()
+            }
+            if options[CONF_SLOW_INTERVAL] < options[CONF_SCAN_INTERVAL]:
+                errors[CONF_SLOW_INTERVAL] = "slow_below_live"
+            else:
+                return self.async_create_entry(data=options)
         seconds = selector.NumberSelectorConfig(
             min=5, max=86400, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
         )
         fields: dict[Any, Any] = {
             vol.Required(
-                CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL
+                CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S
             ): selector.NumberSelector(seconds),
             vol.Required(
-                CONF_SLOW_INTERVAL, default=DEFAULT_SLOW_INTERVAL
+                CONF_SLOW_INTERVAL, default=DEFAULT_SLOW_INTERVAL_S
+            ): selector.NumberSelector(seconds),
+            vol.Required(
+                CONF_PROBE_INTERVAL, default=DEFAULT_PROBE_INTERVAL
             ): selector.NumberSelector(seconds),
         }
-        if self.config_entry.data[CONF_FAMILY] == FAMILY_MODBUS:
-            fields[vol.Required(CONF_PROBE_INTERVAL, default=DEFAULT_PROBE_INTERVAL)] = (
+        if family(self.config_entry.data[CONF_FAMILY]).scan_range is not None:
+            fields[vol.Required(CONF_RESCAN, default=False)] = selector.BooleanSelector()
+            fields[vol.Required(CONF_RESCAN_INTERVAL, default=DEFAULT_RESCAN_INTERVAL_S)] = (
                 selector.NumberSelector(seconds)
             )
         fields[vol.Required(CONF_EXPERT, default=False)] = selector.BooleanSelector()
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields), self.config_entry.options
+                vol.Schema(fields), user_input or self.config_entry.options
             ),
+            errors=errors,
         )

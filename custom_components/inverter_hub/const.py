@@ -5,27 +5,28 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+from .inverterlib.session import (
+    DEFAULT_RESCAN_INTERVAL,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SLOW_INTERVAL,
+)
+
 DOMAIN: Final = "inverter_hub"
 LOGGER = logging.getLogger(__package__)
 
 CONF_FAMILY: Final = "family"
 CONF_LINK: Final = "link"
 CONF_BAUDRATE: Final = "baudrate"
-CONF_UNITS: Final = "units"
-CONF_SERIALS: Final = "serials"
+CONF_DEVICES: Final = "devices"
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 CONF_SLOW_INTERVAL: Final = "slow_interval"
 CONF_EXPERT: Final = "expert"
 CONF_PROBE_INTERVAL: Final = "probe_interval"
+CONF_RESCAN: Final = "rescan"
+CONF_SCAN_RANGE: Final = "scan_range"
+CONF_RESCAN_INTERVAL: Final = "rescan_interval"
 
-FAMILY_PI30: Final = "pi30"
-FAMILY_MODBUS: Final = "modbus"
-FAMILIES: Final = (FAMILY_PI30, FAMILY_MODBUS)
-
-DEFAULT_SCAN_INTERVAL: Final = 10
-DEFAULT_SLOW_INTERVAL: Final = 300
-DEFAULT_PROBE_INTERVAL: Final = 600
-WRITE_LOG_SIZE: Final = 50
-
-PI30_USB_VID: Final = 0x0665
-PI30_USB_PID: Final = 0x5161
+DEFAULT_SCAN_INTERVAL_S: Final = int(DEFAULT_SCAN_INTERVAL)
+DEFAULT_SLOW_INTERVAL_S: Final = int(DEFAULT_SLOW_INTERVAL)
+DEFAULT_PROBE_INTERVAL: Final = 60
+DEFAULT_RESCAN_INTERVAL_S: Final = int(DEFAULT_RESCAN_INTERVAL)

@@ -8,10 +8,9 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_SERIALS
 from .coordinator import InverterConfigEntry
 
-TO_REDACT = {"serial_number", "parent_serial", "unique_id", CONF_SERIALS, "title"}
+TO_REDACT = {"serial_number", "parent_serial", "unique_id", "serial", "title"}
 
 
 def _redact_serials(text: str, serials: set[str]) -> str:
@@ -24,9 +23,9 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: InverterConfigEntry
 ) -> dict[str, Any]:
     """Return what a maintainer needs to understand a problem, serial numbers removed."""
-    coordinator = entry.runtime_data
-    link = coordinator.client.link
-    serials = set(coordinator.devices)
+    session = entry.runtime_data.session
+    link = session.client.link
+    serials = set(session.devices)
     devices = [
         {
             "identity": async_redact_data(asdict(state.identity), TO_REDACT),
@@ -36,19 +35,14 @@ async def async_get_config_entry_diagnostics(
             "values": {key: str(value) for key, value in sorted(state.values.items())},
             "held_back": {key: reason.value for key, reason in state.quality.rejected.items()},
         }
-        for state in coordinator.devices.values()
+        for state in session.devices.values()
     ]
     writes = [
-        {
-            "when": record.when.isoformat(),
-            "key": record.key,
-            "old": str(record.old),
-            "new": str(record.new),
-            "outcome": record.outcome.value,
-            "error": record.error and _redact_serials(record.error, serials),
-            "source": record.source,
-        }
-        for record in coordinator.write_log
+        async_redact_data(
+            {**record.as_json(), "error": record.error and _redact_serials(record.error, serials)},
+            TO_REDACT,
+        )
+        for record in session.write_log
     ]
     return {
         "entry": {
@@ -56,10 +50,16 @@ async def async_get_config_entry_diagnostics(
             "options": dict(entry.options),
         },
         "link": {
-            "family": coordinator.client.family,
+            "family": session.client.family,
             "description": link.description,
             "bytes_out": link.bytes_out,
             "bytes_in": link.bytes_in,
+        },
+        "health": {
+            "last_success": session.health.last_success and session.health.last_success.isoformat(),
+            "poll_duration": session.health.poll_duration,
+            "errors": session.health.errors,
+            "link_error": session.link_error and str(session.link_error),
         },
         "devices": devices,
         "writes": writes,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from homeassistant.const import EntityCategory, Platform
 from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
@@ -44,7 +44,9 @@ class InverterEntity(CoordinatorEntity[InverterCoordinator]):
         self.serial_number = serial_number
         self.point = point
         self._attr_unique_id = f"{serial_number}_{point.key}"
-        self._attr_device_info = coordinator.device_info(serial_number)
+        self._attr_device_info = coordinator.device_info(
+            coordinator.devices[serial_number].identity
+        )
         self._attr_translation_key = point.key
         if f"{platform_of(point)}.{point.key}" not in coordinator.translated_keys:
             # Points of a user's own Modbus profile have no shipped translation or icon.
@@ -77,17 +79,21 @@ class InverterEntity(CoordinatorEntity[InverterCoordinator]):
 
 def add_entities_for(
     entry: InverterConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
     platform: Platform,
     factory: Callable[[InverterCoordinator, str, Point], Entity],
 ) -> None:
-    """Add an entity of this platform for every visible point of every device."""
+    """Add an entity of this platform for every visible point of every device, now and later."""
     coordinator = entry.runtime_data
-    async_add_entities(
-        [
+
+    def entities_of(serial: str) -> list[Entity]:
+        return [
             factory(coordinator, serial, point)
-            for serial, state in coordinator.devices.items()
-            for point in coordinator.visible_points(state)
+            for point in coordinator.session.visible_points(serial)
             if platform_of(point) is platform
         ]
+
+    async_add_entities([entity for serial in coordinator.devices for entity in entities_of(serial)])
+    coordinator.on_device_added(
+        lambda identity: async_add_entities(entities_of(identity.serial_number))
     )

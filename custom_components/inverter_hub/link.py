@@ -1,4 +1,4 @@
-"""Build the library client an entry's data describes."""
+"""Build the session an entry describes: its family's client on its link, with its options."""
 
 from __future__ import annotations
 
@@ -6,40 +6,87 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_BAUDRATE, CONF_FAMILY, CONF_LINK, CONF_SERIALS, CONF_UNITS, DOMAIN
+from .const import (
+    CONF_BAUDRATE,
+    CONF_DEVICES,
+    CONF_EXPERT,
+    CONF_FAMILY,
+    CONF_LINK,
+    CONF_PROBE_INTERVAL,
+    CONF_RESCAN,
+    CONF_RESCAN_INTERVAL,
+    CONF_SCAN_INTERVAL,
+    CONF_SCAN_RANGE,
+    CONF_SLOW_INTERVAL,
+    DEFAULT_PROBE_INTERVAL,
+    DEFAULT_RESCAN_INTERVAL_S,
+    DEFAULT_SCAN_INTERVAL_S,
+    DEFAULT_SLOW_INTERVAL_S,
+    DOMAIN,
+)
+from .coordinator import write_log_of
 from .inverterlib.client import InverterClient
-from .inverterlib.families import ClientOptions, ModbusUnit, create_client
+from .inverterlib.families import create_client, family
+from .inverterlib.family import ClientOptions, KnownDevice
+from .inverterlib.session import LinkSession, SessionSettings
 
 
 def user_profile_dir(hass: HomeAssistant) -> Path:
-    """Return where a user keeps their own Modbus profiles."""
+    """Return where a user keeps their own device profiles."""
     return Path(hass.config.path(DOMAIN, "profiles"))
+
+
+def known_devices(data: Mapping[str, Any]) -> tuple[KnownDevice, ...]:
+    """Return the devices an entry's data lists."""
+    return tuple(KnownDevice(**device) for device in data.get(CONF_DEVICES, ()))
+
+
+def device_data(device: KnownDevice) -> dict[str, Any]:
+    """Return a known device as an entry stores it."""
+    return {"address": device.address, "profile": device.profile, "serial": device.serial}
 
 
 def client_options(hass: HomeAssistant, data: Mapping[str, Any]) -> ClientOptions:
     """Return the client options stored in an entry's data."""
-    units = data.get(CONF_UNITS, ())
-    # Serial numbers are stored in unit order; entries from before a scan have none.
-    serials = data.get(CONF_SERIALS, ())
     return ClientOptions(
         baudrate=data.get(CONF_BAUDRATE),
-        units=tuple(
-            ModbusUnit(
-                unit=unit["unit"],
-                profile=unit.get("profile"),
-                serial=serials[index] if index < len(serials) else None,
-            )
-            for index, unit in enumerate(units)
-        ),
+        devices=known_devices(data),
         profile_dirs=(user_profile_dir(hass),),
     )
 
 
 async def async_create_client(hass: HomeAssistant, data: Mapping[str, Any]) -> InverterClient:
     """Return an unconnected client for entry data (profile files are read in the executor)."""
-    options = client_options(hass, data)
     return await hass.async_add_executor_job(
-        create_client, data[CONF_FAMILY], data[CONF_LINK], options
+        create_client, data[CONF_FAMILY], data[CONF_LINK], client_options(hass, data)
+    )
+
+
+def session_settings(entry: ConfigEntry[Any]) -> SessionSettings:
+    """Return how an entry's options ask the session to poll."""
+    options = entry.options
+    scan_range = entry.data.get(CONF_SCAN_RANGE) or family(entry.data[CONF_FAMILY]).scan_range
+    addresses = () if scan_range is None else tuple(range(scan_range[0], scan_range[1] + 1))
+    return SessionSettings(
+        scan_interval=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S),
+        slow_interval=options.get(CONF_SLOW_INTERVAL, DEFAULT_SLOW_INTERVAL_S),
+        backoff_cap=options.get(CONF_PROBE_INTERVAL, DEFAULT_PROBE_INTERVAL),
+        expert=options.get(CONF_EXPERT, False),
+        scan_addresses=addresses,
+        rescan_interval=(
+            options.get(CONF_RESCAN_INTERVAL, DEFAULT_RESCAN_INTERVAL_S)
+            if options.get(CONF_RESCAN, False)
+            else None
+        ),
+    )
+
+
+async def async_create_session(hass: HomeAssistant, entry: ConfigEntry[Any]) -> LinkSession:
+    """Return an unstarted session for an entry; its write log outlives reloads."""
+    client = await async_create_client(hass, entry.data)
+    return LinkSession(
+        client, session_settings(entry), write_log=write_log_of(hass, entry.entry_id)
     )

@@ -7,7 +7,7 @@ from itertools import pairwise
 from homeassistant.components.number import NumberDeviceClass, NumberEntity, NumberMode
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .entity import InverterEntity, add_entities_for
@@ -53,7 +53,9 @@ class InverterNumber(InverterEntity, NumberEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every numeric setting."""
     add_entities_for(entry, async_add_entities, Platform.NUMBER, InverterNumber)

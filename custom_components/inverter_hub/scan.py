@@ -1,25 +1,16 @@
-"""Probe a link or scan a Modbus bus for the config flow."""
+"""Probe a link, or scan it for devices, for the config flow."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from .inverterlib.modbus.client import ModbusClient
+from .inverterlib.capabilities import Scanning
+from .inverterlib.errors import UnsupportedError
 from .inverterlib.model import DeviceIdentity
 from .link import async_create_client
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FoundUnit:
-    """A Modbus unit that answered a scan, with its detected profile."""
-
-    unit: int
-    profile: str
-    identity: DeviceIdentity
 
 
 async def async_probe(hass: HomeAssistant, data: Mapping[str, Any]) -> list[DeviceIdentity]:
@@ -33,17 +24,14 @@ async def async_probe(hass: HomeAssistant, data: Mapping[str, Any]) -> list[Devi
 
 
 async def async_scan(
-    hass: HomeAssistant, data: Mapping[str, Any], units: Iterable[int]
-) -> list[FoundUnit]:
-    """Return the units of a Modbus bus that answer, with their profiles."""
+    hass: HomeAssistant, data: Mapping[str, Any], addresses: Iterable[int]
+) -> list[DeviceIdentity]:
+    """Return the devices at these addresses of the link that answer."""
     client = await async_create_client(hass, data)
-    if not isinstance(client, ModbusClient):
-        raise TypeError("only Modbus links can be scanned")
+    if not isinstance(client, Scanning):
+        raise UnsupportedError(f"{client.family} links cannot be scanned")
     try:
         await client.connect()
-        found = await client.scan(units)
+        return await client.scan(addresses)
     finally:
         await client.close()
-    return [
-        FoundUnit(unit=unit.unit, profile=unit.profile_id, identity=unit.identity) for unit in found
-    ]

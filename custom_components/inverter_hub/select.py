@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.components.select import SelectEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .entity import InverterEntity, add_entities_for
@@ -34,7 +34,9 @@ class InverterSelect(InverterEntity, SelectEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a select for every enum setting."""
     add_entities_for(entry, async_add_entities, Platform.SELECT, InverterSelect)

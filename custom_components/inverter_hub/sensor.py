@@ -7,7 +7,7 @@ from datetime import time
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .entity import InverterEntity, add_entities_for
@@ -52,7 +52,9 @@ class InverterSensor(InverterEntity, SensorEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a sensor for every numeric, enum or text reading."""
     add_entities_for(entry, async_add_entities, Platform.SENSOR, InverterSensor)

@@ -1,10 +1,11 @@
-"""Service actions for what does not fit an entity: raw commands and raw registers (expert)."""
+"""Service actions: a setting by entity or device, raw commands and raw registers (expert)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -12,13 +13,18 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import InverterConfigEntry, InverterCoordinator, translate_error
+from .inverterlib.capabilities import RawCommands, RawRegisters
 from .inverterlib.errors import InverterError, UnsupportedError
 from .inverterlib.model import json_value
 
@@ -29,7 +35,6 @@ ATTR_ACCESS = "access"
 ATTR_ADDRESS = "address"
 ATTR_COUNT = "count"
 ATTR_VALUES = "values"
-ATTR_DEVICE = "serial_number"
 ATTR_KEY = "key"
 ATTR_VALUE = "value"
 
@@ -61,9 +66,9 @@ WRITE_REGISTERS_SCHEMA = vol.Schema(
 )
 WRITE_SETTING_SCHEMA = vol.Schema(
     {
-        **_ENTRY,
-        vol.Required(ATTR_DEVICE): cv.string,
-        vol.Required(ATTR_KEY): cv.string,
+        vol.Exclusive(ATTR_ENTITY_ID, "target"): cv.entity_id,
+        vol.Exclusive(ATTR_DEVICE_ID, "target"): cv.string,
+        vol.Optional(ATTR_KEY): cv.string,
         vol.Required(ATTR_VALUE): vol.Any(str, int, float, bool),
     }
 )
@@ -88,22 +93,31 @@ def _coordinator(hass: HomeAssistant, call: ServiceCall) -> InverterCoordinator:
     return entry.runtime_data
 
 
-def _method(coordinator: InverterCoordinator, name: str) -> Any:
-    """Return a family-specific client method, or explain that this link has none."""
-    method = getattr(coordinator.client, name, None)
-    if method is None:
-        raise translate_error(
-            UnsupportedError(f"{coordinator.client.family} links do not support {name}")
-        )
-    return method
+def _unsupported(coordinator: InverterCoordinator, what: str) -> HomeAssistantError:
+    family = coordinator.session.client.family
+    return translate_error(UnsupportedError(f"{family} links do not support {what}"))
+
+
+def _raw_commands(coordinator: InverterCoordinator) -> RawCommands:
+    """Return the client if it takes raw commands, or explain that it does not."""
+    if isinstance(client := coordinator.session.client, RawCommands):
+        return client
+    raise _unsupported(coordinator, "raw commands")
+
+
+def _raw_registers(coordinator: InverterCoordinator) -> RawRegisters:
+    """Return the client if it has raw registers, or explain that it has none."""
+    if isinstance(client := coordinator.session.client, RawRegisters):
+        return client
+    raise _unsupported(coordinator, "register access")
 
 
 async def _raw_command(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call.hass, call)
     coordinator.require_expert()
-    command = _method(coordinator, "raw_command")
+    client = _raw_commands(coordinator)
     try:
-        reply: str = await command(call.data[ATTR_COMMAND])
+        reply = await client.raw_command(call.data[ATTR_COMMAND])
     except InverterError as err:
         raise translate_error(err) from err
     return {"reply": reply}
@@ -112,34 +126,88 @@ async def _raw_command(call: ServiceCall) -> ServiceResponse:
 async def _read_registers(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call.hass, call)
     coordinator.require_expert()
-    read = _method(coordinator, "read_registers")
+    client = _raw_registers(coordinator)
     try:
-        registers: list[JsonValueType] = await read(
-            call.data[ATTR_UNIT],
-            call.data[ATTR_ACCESS],
-            call.data[ATTR_ADDRESS],
-            call.data[ATTR_COUNT],
-        )
+        registers: list[JsonValueType] = [
+            *await client.read_registers(
+                call.data[ATTR_UNIT],
+                call.data[ATTR_ACCESS],
+                call.data[ATTR_ADDRESS],
+                call.data[ATTR_COUNT],
+            )
+        ]
     except InverterError as err:
         raise translate_error(err) from err
-    return {"registers": [*registers]}
+    return {"registers": registers}
 
 
 async def _write_registers(call: ServiceCall) -> None:
     coordinator = _coordinator(call.hass, call)
     coordinator.require_expert()
-    write = _method(coordinator, "write_registers")
+    client = _raw_registers(coordinator)
     try:
-        await write(call.data[ATTR_UNIT], call.data[ATTR_ADDRESS], call.data[ATTR_VALUES])
+        await client.write_registers(
+            call.data[ATTR_UNIT], call.data[ATTR_ADDRESS], call.data[ATTR_VALUES]
+        )
     except InverterError as err:
         raise translate_error(err) from err
 
 
-async def _write_setting(call: ServiceCall) -> ServiceResponse:
-    coordinator = _coordinator(call.hass, call)
-    record = await coordinator.async_write(
-        call.data[ATTR_DEVICE], call.data[ATTR_KEY], call.data[ATTR_VALUE], source="service"
+def _loaded(hass: HomeAssistant, entry_id: str | None) -> InverterCoordinator | None:
+    entry: InverterConfigEntry | None = (
+        hass.config_entries.async_get_entry(entry_id) if entry_id else None
     )
+    if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
+        return None
+    return entry.runtime_data
+
+
+def _setting_target(call: ServiceCall) -> tuple[InverterCoordinator, str, str, str]:
+    """Return the coordinator, serial number, key and a name for the setting a call targets."""
+    hass = call.hass
+    entity_id: str | None = call.data.get(ATTR_ENTITY_ID)
+    if entity_id:
+        registered = er.async_get(hass).async_get(entity_id)
+        coordinator = _loaded(hass, registered.config_entry_id if registered else None)
+        if registered is not None and coordinator is not None:
+            for serial, state in coordinator.devices.items():
+                for point_key in state.points:
+                    if registered.unique_id == f"{serial}_{point_key}":
+                        return coordinator, serial, point_key, entity_id
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_entity",
+            translation_placeholders={"entity": entity_id},
+        )
+    device_id = call.data.get(ATTR_DEVICE_ID)
+    key = call.data.get(ATTR_KEY)
+    device = dr.async_get(hass).async_get(device_id) if device_id else None
+    if device is None or key is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_setting_target")
+    for entry_id in device.config_entries:
+        if (coordinator := _loaded(hass, entry_id)) is None:
+            continue
+        for domain, serial in device.identifiers:
+            if domain == DOMAIN and serial in coordinator.devices:
+                return coordinator, serial, key, f"{device.name_by_user or device.name} {key}"
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_device",
+        translation_placeholders={"device": device.name or device_id or ""},
+    )
+
+
+async def _write_setting(call: ServiceCall) -> ServiceResponse:
+    coordinator, serial, key, name = _setting_target(call)
+    try:
+        record = await coordinator.session.write(
+            serial, key, call.data[ATTR_VALUE], source="service"
+        )
+    except InverterError as err:
+        # The user named an entity, not a key: say which entity the message is about.
+        err.placeholders["detail"] = f"{name}: {err}"
+        raise translate_error(err) from err
+    coordinator.async_update_listeners()
     return {
         "outcome": record.outcome.value,
         "old": json_value(record.old),

@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry
 from .entity import InverterEntity, add_entities_for
@@ -34,7 +34,9 @@ class InverterSwitch(InverterEntity, SwitchEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch for every boolean setting."""
     add_entities_for(entry, async_add_entities, Platform.SWITCH, InverterSwitch)

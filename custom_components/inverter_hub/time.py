@@ -7,7 +7,7 @@ from datetime import time
 from homeassistant.components.time import TimeEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import InverterConfigEntry
 from .entity import InverterEntity, add_entities_for
@@ -30,7 +30,9 @@ class InverterTime(InverterEntity, TimeEntity):
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: InverterConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant,
+    entry: InverterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a time entity for every time-of-day setting."""
     add_entities_for(entry, async_add_entities, Platform.TIME, InverterTime)

@@ -11,23 +11,33 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.config_entries import SOURCE_USB, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import selector
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.inverter_hub import config_flow
+from custom_components.inverter_hub.config_flow import port_exists
 from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.inverterlib.errors import (
     InverterError,
     LinkError,
+    LinkTimeoutError,
     UnsupportedError,
 )
 from custom_components.inverter_hub.inverterlib.model import DeviceIdentity
 from custom_components.inverter_hub.inverterlib.transport.hid import HidDeviceInfo
 from custom_components.inverter_hub.inverterlib.transport.serial import SerialPortInfo
-from custom_components.inverter_hub.scan import FoundUnit
 
-pytestmark = pytest.mark.usefixtures("mock_setup_entry")
+pytestmark = pytest.mark.usefixtures("mock_setup_entry", "port_present")
+
+
+@pytest.fixture
+def port_present() -> Generator[None]:
+    """Let every serial or hidraw path a test names exist."""
+    with patch.object(config_flow, "port_exists", return_value=True):
+        yield
+
 
 AXPERT = DeviceIdentity(
     serial_number="92931701100510",
@@ -37,15 +47,22 @@ AXPERT = DeviceIdentity(
     firmware="00052.30",
 )
 SDM630 = DeviceIdentity(
-    serial_number="SDM-1", family="modbus", model="SDM630", manufacturer="Eastron", address="1"
+    serial_number="SDM-1",
+    family="modbus",
+    model="SDM630",
+    manufacturer="Eastron",
+    address="1",
+    profile="sdm630",
 )
 GROWATT = DeviceIdentity(
-    serial_number="GW-2", family="modbus", model="MIN 3600TL-X", manufacturer="Growatt", address="2"
+    serial_number="GW-2",
+    family="modbus",
+    model="MIN 3600TL-X",
+    manufacturer="Growatt",
+    address="2",
+    profile="growatt_min",
 )
-FOUND = [
-    FoundUnit(unit=1, profile="sdm630", identity=SDM630),
-    FoundUnit(unit=2, profile="growatt_min", identity=GROWATT),
-]
+FOUND = [SDM630, GROWATT]
 
 
 @pytest.fixture
@@ -124,10 +141,15 @@ async def test_pi30_over_tcp(hass: HomeAssistant, probe: AsyncMock) -> None:
 async def test_pi30_over_serial_lists_ports(hass: HomeAssistant, probe: AsyncMock) -> None:
     """The serial step offers the listed ports and keeps the chosen speed."""
     result = await _start(hass, "pi30", "serial")
-    options = result["data_schema"].schema["port"].config["options"]
-    assert options == [{"value": "/dev/ttyUSB0", "label": "/dev/ttyUSB0 - FT232R - FTDI"}]
+    picker = result["data_schema"].schema["port"]
+    if hasattr(selector, "SerialPortSelector"):
+        # Newer Home Assistant lists the ports in its own picker.
+        assert isinstance(picker, selector.SerialPortSelector)
+    else:
+        options = picker.config["options"]
+        assert options == [{"value": "/dev/ttyUSB0", "label": "/dev/ttyUSB0 - FT232R - FTDI"}]
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"port": "/dev/ttyUSB0", "baudrate": 2400}
+        result["flow_id"], {"port": "/dev/ttyUSB0", "baudrate": "2400"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {"family": "pi30", "link": "/dev/ttyUSB0", "baudrate": 2400}
@@ -161,8 +183,9 @@ async def test_newer_serial_port_selector_is_used_when_present() -> None:
     [
         (ValueError("bad"), "invalid_link"),
         (UnsupportedError("PI18"), "unsupported"),
-        (LinkError("silent"), "cannot_connect"),
-        (InverterError("odd"), "cannot_connect"),
+        (LinkTimeoutError("silent"), "cannot_connect"),
+        (LinkError("busy"), "link_failed"),
+        (InverterError("odd"), "link_failed"),
         (RuntimeError("boom"), "unknown"),
         ([], "no_devices"),
     ],
@@ -191,8 +214,8 @@ async def test_probe_errors_then_recovery(
 
 
 @pytest.mark.usefixtures("ports", "probe")
-async def test_renumbered_port_updates_the_existing_entry(hass: HomeAssistant) -> None:
-    """The same serial number on another port is the same device: no duplicate."""
+async def test_known_device_on_another_port_is_not_moved(hass: HomeAssistant) -> None:
+    """The same serial number on another port aborts, naming the entry's link."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=AXPERT.serial_number,
@@ -201,11 +224,12 @@ async def test_renumbered_port_updates_the_existing_entry(hass: HomeAssistant) -
     entry.add_to_hass(hass)
     result = await _start(hass, "pi30", "serial")
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"port": "/dev/ttyUSB1", "baudrate": 2400}
+        result["flow_id"], {"port": "/dev/ttyUSB1", "baudrate": "2400"}
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-    assert entry.data["link"] == "/dev/ttyUSB1"
+    assert result["reason"] == "already_configured_at"
+    assert result["description_placeholders"] == {"link": "/dev/ttyUSB0"}
+    assert entry.data["link"] == "/dev/ttyUSB0"
 
 
 @pytest.mark.usefixtures("ports")
@@ -232,8 +256,11 @@ async def test_modbus_bus_scan_adds_chosen_units(hass: HomeAssistant, scan: Asyn
     assert result["data"] == {
         "family": "modbus",
         "link": "udp://[fd00::5]:502",
-        "units": [{"unit": 1, "profile": "sdm630"}, {"unit": 2, "profile": "growatt_min"}],
-        "serials": ["SDM-1", "GW-2"],
+        "devices": [
+            {"address": 1, "profile": "sdm630", "serial": "SDM-1"},
+            {"address": 2, "profile": "growatt_min", "serial": "GW-2"},
+        ],
+        "scan_range": [1, 3],
     }
     assert result["result"].unique_id == "SDM-1"
 
@@ -243,7 +270,7 @@ async def test_modbus_bus_scan_adds_chosen_units(hass: HomeAssistant, scan: Asyn
     [
         ({"first_unit": 5, "last_unit": 2}, None, {"last_unit": "range"}),
         ({"first_unit": 1, "last_unit": 2}, ValueError("bad"), {"base": "invalid_link"}),
-        ({"first_unit": 1, "last_unit": 2}, LinkError("silent"), {"base": "cannot_connect"}),
+        ({"first_unit": 1, "last_unit": 2}, LinkError("gone"), {"base": "cannot_connect"}),
         ({"first_unit": 1, "last_unit": 2}, [], {"base": "no_devices"}),
     ],
 )
@@ -258,7 +285,7 @@ async def test_modbus_scan_errors(
     """Scan problems are shown on the scan form."""
     result = await _start(hass, "modbus", "serial")
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"port": "/dev/ttyUSB0", "baudrate": 9600}
+        result["flow_id"], {"port": "/dev/ttyUSB0", "baudrate": "9600"}
     )
     if isinstance(side_effect, list):
         scan.return_value = side_effect
@@ -273,7 +300,9 @@ async def test_modbus_scan_errors(
 async def test_modbus_units_already_added_are_not_offered(hass: HomeAssistant) -> None:
     """A unit that belongs to an entry is never offered again; none left aborts."""
     MockConfigEntry(
-        domain=DOMAIN, unique_id="SDM-1", data={"family": "modbus", "serials": ["SDM-1"]}
+        domain=DOMAIN,
+        unique_id="SDM-1",
+        data={"family": "modbus", "devices": [{"address": 1, "profile": None, "serial": "SDM-1"}]},
     ).add_to_hass(hass)
     result = await _start(hass, "modbus", "network")
     result = await hass.config_entries.flow.async_configure(
@@ -284,7 +313,7 @@ async def test_modbus_units_already_added_are_not_offered(hass: HomeAssistant) -
     )
     assert [option["value"] for option in _unit_options(result)] == ["2"]
     MockConfigEntry(
-        domain=DOMAIN, unique_id="GW-2", data={"family": "modbus", "serials": []}
+        domain=DOMAIN, unique_id="GW-2", data={"family": "modbus", "devices": []}
     ).add_to_hass(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"units": ["2"]})
     assert result["type"] is FlowResultType.ABORT
@@ -409,12 +438,11 @@ async def test_reconfigure_refuses_another_device(hass: HomeAssistant, probe: As
         data={
             "family": "modbus",
             "link": "tcp://192.0.2.1:502",
-            "units": [{"unit": 1, "profile": "sdm630"}],
-            "serials": ["SDM-1"],
+            "devices": [{"address": 1, "profile": "sdm630", "serial": "SDM-1"}],
         },
     )
     entry.add_to_hass(hass)
-    probe.side_effect = LinkError("silent")
+    probe.side_effect = LinkTimeoutError("silent")
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "network"}
@@ -424,7 +452,9 @@ async def test_reconfigure_refuses_another_device(hass: HomeAssistant, probe: As
     )
     assert result["errors"] == {"base": "cannot_connect"}
     assert probe.await_args is not None
-    assert probe.await_args.args[1]["units"] == [{"unit": 1, "profile": "sdm630"}]
+    assert probe.await_args.args[1]["devices"] == [
+        {"address": 1, "profile": "sdm630", "serial": "SDM-1"}
+    ]
     probe.side_effect = None
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"host": "192.0.2.20", "port": 502, "protocol": "tcp"}
@@ -437,26 +467,103 @@ async def test_reconfigure_refuses_another_device(hass: HomeAssistant, probe: As
 @pytest.mark.parametrize(
     ("family", "fields"),
     [
-        ("pi30", {"scan_interval", "slow_interval", "expert"}),
-        ("modbus", {"scan_interval", "slow_interval", "probe_interval", "expert"}),
+        ("pi30", {"scan_interval", "slow_interval", "probe_interval", "expert"}),
+        (
+            "modbus",
+            {
+                "scan_interval",
+                "slow_interval",
+                "probe_interval",
+                "rescan",
+                "rescan_interval",
+                "expert",
+            },
+        ),
     ],
 )
 async def test_options(hass: HomeAssistant, family: str, fields: set[str]) -> None:
-    """The options flow stores intervals as whole seconds and the expert switch."""
+    """The options flow stores intervals as whole seconds, rescans and the expert switch."""
     entry = MockConfigEntry(domain=DOMAIN, data={"family": family, "link": "x"})
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert {str(key) for key in result["data_schema"].schema} == fields
-    user_input: dict[str, Any] = {"scan_interval": 15.0, "slow_interval": 600.0, "expert": True}
+    user_input: dict[str, Any] = {
+        "scan_interval": 15.0,
+        "slow_interval": 600.0,
+        "probe_interval": 120.0,
+        "expert": True,
+    }
+    expected: dict[str, Any] = {
+        "scan_interval": 15,
+        "slow_interval": 600,
+        "probe_interval": 120,
+        "expert": True,
+    }
     if family == "modbus":
-        user_input["probe_interval"] = 120.0
+        user_input |= {"rescan": True, "rescan_interval": 1800.0}
+        expected |= {"rescan": True, "rescan_interval": 1800}
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    expected = {"scan_interval": 15, "slow_interval": 600, "expert": True}
-    if family == "modbus":
-        expected["probe_interval"] = 120
     assert entry.options == expected
+
+
+async def test_options_refuse_slow_below_live(hass: HomeAssistant) -> None:
+    """Settings read more often than live values would be a mistake; the form says so."""
+    entry = MockConfigEntry(domain=DOMAIN, data={"family": "pi30", "link": "x"})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"scan_interval": 60, "slow_interval": 30, "probe_interval": 60, "expert": False},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"slow_interval": "slow_below_live"}
+
+
+@pytest.mark.usefixtures("probe")
+async def test_missing_port_and_port_in_use_have_their_own_errors(hass: HomeAssistant) -> None:
+    """A path that does not exist and a port another entry holds are told apart."""
+    MockConfigEntry(
+        domain=DOMAIN, title="Garage", data={"family": "pi30", "link": "/dev/ttyUSB7"}
+    ).add_to_hass(hass)
+    with (
+        patch.object(config_flow, "list_serial_ports", return_value=[]),
+        patch.object(config_flow, "port_exists", return_value=False),
+    ):
+        result = await _start(hass, "pi30", "serial")
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"port": "/dev/ttyUSB9", "baudrate": "2400"}
+        )
+        assert result["errors"] == {"base": "port_not_found"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"port": "/dev/ttyUSB7", "baudrate": "2400"}
+        )
+        assert result["errors"] == {"base": "link_in_use"}
+        assert result["description_placeholders"] == {"entry": "Garage"}
+
+
+def test_port_exists(tmp_path: Path) -> None:
+    """The existence check looks at the file system."""
+    assert port_exists(str(tmp_path))
+    assert not port_exists(str(tmp_path / "ttyUSB9"))
+
+
+async def test_usb_device_of_no_family_aborts(hass: HomeAssistant) -> None:
+    """A USB id no family lists is not taken."""
+    other = UsbServiceInfo(
+        device="/dev/ttyUSB4",
+        vid="1234",
+        pid="5678",
+        serial_number=None,
+        manufacturer="x",
+        description="y",
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=other
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
 
 
 def test_usb_matcher_is_in_the_manifest() -> None:

@@ -7,11 +7,12 @@ from unittest.mock import patch
 from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.inverterlib.writer import Outcome
 
 from .conftest import PI30_SERIAL, Pi30Endpoint
@@ -59,7 +60,7 @@ async def test_select_writes_and_reads_back(
     )
     assert pi30_sim.device.settings.output_priority == 1
     assert hass.states.get(entity_id).state == "solar_first"
-    record = pi30_loaded.runtime_data.write_log[-1]
+    record = pi30_loaded.runtime_data.session.write_log[-1]
     assert (record.key, record.old, record.new, record.outcome) == (
         "output_source_priority",
         "sbu",
@@ -79,7 +80,7 @@ async def test_unchanged_value_is_not_sent(
         {ATTR_ENTITY_ID: f"number.{PREFIX}_battery_float_voltage", "value": 54.0},
         blocking=True,
     )
-    assert pi30_loaded.runtime_data.write_log[-1].outcome is Outcome.UNCHANGED
+    assert pi30_loaded.runtime_data.session.write_log[-1].outcome is Outcome.UNCHANGED
     assert not any(command.startswith("PBFT") for command in pi30_sim.simulator.stats.requests)
 
 
@@ -129,7 +130,7 @@ async def test_refusal_is_a_translated_error(
         )
     assert info.value.translation_key == "device_refused"
     assert hass.states.get(entity_id).state == "sbu"
-    assert pi30_loaded.runtime_data.write_log[-1].outcome is Outcome.FAILED
+    assert pi30_loaded.runtime_data.session.write_log[-1].outcome is Outcome.FAILED
 
 
 async def test_read_back_mismatch_is_reported(
@@ -173,36 +174,51 @@ async def test_clock_button(
     assert any(command.startswith("DAT") for command in pi30_sim.simulator.stats.requests)
 
 
+def _setting_entity(hass: HomeAssistant, platform: str, key: str) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{PI30_SERIAL}_{key}")
+    assert entity_id is not None
+    return entity_id
+
+
+def _device_id(hass: HomeAssistant) -> str:
+    registry = dr.async_get(hass)
+    return next(d.id for d in registry.devices.values() if (DOMAIN, PI30_SERIAL) in d.identifiers)
+
+
 async def test_write_setting_service(
     hass: HomeAssistant, pi30_loaded: MockConfigEntry, pi30_sim: Pi30Endpoint
 ) -> None:
-    """The write_setting action takes a key and a value, like the relay does."""
+    """write_setting targets the setting's entity, or a device and a key."""
+    entity_id = _setting_entity(hass, "number", "battery_recharge_voltage")
     response = await hass.services.async_call(
-        "inverter_hub",
+        DOMAIN,
         "write_setting",
-        {
-            "config_entry_id": pi30_loaded.entry_id,
-            "serial_number": PI30_SERIAL,
-            "key": "battery_recharge_voltage",
-            "value": "47",
-        },
+        {"entity_id": entity_id, "value": "47"},
         blocking=True,
         return_response=True,
     )
     assert response == {"outcome": "applied", "old": 46.0, "new": 47.0}
     assert pi30_sim.device.settings.recharge_voltage == 47.0
+    response = await hass.services.async_call(
+        DOMAIN,
+        "write_setting",
+        {"device_id": _device_id(hass), "key": "battery_recharge_voltage", "value": 48},
+        blocking=True,
+        return_response=True,
+    )
+    assert response == {"outcome": "applied", "old": 47.0, "new": 48.0}
+    assert pi30_sim.device.settings.recharge_voltage == 48.0
 
 
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"serial_number": "nope", "key": "battery_type", "value": "agm"}, "unknown_device"),
-        ({"serial_number": PI30_SERIAL, "key": "nope", "value": 1}, "unknown_point"),
-        ({"serial_number": PI30_SERIAL, "key": "battery_voltage", "value": 1}, "not_writable"),
-        (
-            {"serial_number": PI30_SERIAL, "key": "output_mode", "value": "parallel"},
-            "expert_mode_required",
-        ),
+        ({"entity_id": "number.nope", "value": 1}, "unknown_entity"),
+        ({"device_id": "nope", "key": "battery_type", "value": "agm"}, "no_setting_target"),
+        ({"value": "agm"}, "no_setting_target"),
+        ({"device_id": None, "key": "nope", "value": 1}, "unknown_point"),
+        ({"device_id": None, "key": "battery_voltage", "value": 1}, "not_writable"),
+        ({"device_id": None, "key": "output_mode", "value": "parallel"}, "expert_mode_required"),
     ],
 )
 async def test_write_setting_service_refuses_bad_input(
@@ -212,15 +228,26 @@ async def test_write_setting_service_refuses_bad_input(
     data: dict[str, object],
     key: str,
 ) -> None:
-    """Unknown devices and keys, readings and expert settings are refused with nothing sent."""
+    """Unknown targets and keys, readings and expert settings are refused with nothing sent."""
+    if "device_id" in data and data["device_id"] is None:
+        data = {**data, "device_id": _device_id(hass)}
     before = pi30_sim.simulator.stats.total
     with pytest.raises(ServiceValidationError) as info:
         await hass.services.async_call(
-            "inverter_hub",
-            "write_setting",
-            {"config_entry_id": pi30_loaded.entry_id, **data},
-            blocking=True,
-            return_response=True,
+            DOMAIN, "write_setting", data, blocking=True, return_response=True
         )
     assert info.value.translation_key == key
     assert pi30_sim.simulator.stats.total == before
+
+
+async def test_write_setting_error_names_the_entity(
+    hass: HomeAssistant, pi30_loaded: MockConfigEntry
+) -> None:
+    """A value refused for an entity says which entity, not which hidden key."""
+    entity_id = _setting_entity(hass, "number", "battery_recharge_voltage")
+    with pytest.raises(ServiceValidationError) as info:
+        await hass.services.async_call(
+            DOMAIN, "write_setting", {"entity_id": entity_id, "value": 99}, blocking=True
+        )
+    assert info.value.translation_placeholders is not None
+    assert info.value.translation_placeholders["detail"].startswith(f"{entity_id}: ")

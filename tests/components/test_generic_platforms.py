@@ -100,5 +100,5 @@ async def test_time_text_enum_and_untranslated_points(
         {ATTR_ENTITY_ID: "time.slotter_slot_1_charge_slot_start", "time": "05:45:00"},
         blocking=True,
     )
-    assert slot_entry.runtime_data.client.values["charge_slot_start"] == time(5, 45)
+    assert slot_entry.runtime_data.session.client.values["charge_slot_start"] == time(5, 45)
     assert hass.states.get("time.slotter_slot_1_charge_slot_start").state == "05:45:00"

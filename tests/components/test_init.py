@@ -26,6 +26,7 @@ from simulators.pi30 import Fault, Pi30Simulator
 from simulators.pi30_device import Pi30Device, Profile
 
 from .conftest import PI30_SERIAL, Pi30Endpoint
+from .ha_compat import device_by_identifier
 
 BATTERY = "sensor.vmiii_5000_92932105105335_battery_voltage"
 
@@ -41,7 +42,7 @@ async def test_setup_creates_device_and_entities(
 ) -> None:
     """The inverter becomes one device whose readings have values."""
     assert pi30_loaded.state is ConfigEntryState.LOADED
-    device = device_registry.async_get_device(identifiers={(DOMAIN, PI30_SERIAL)})
+    device = device_by_identifier(device_registry, pi30_loaded.entry_id, (DOMAIN, PI30_SERIAL))
     assert device is not None
     assert device.serial_number == PI30_SERIAL
     assert device.model == "VMIII-5000"
@@ -53,7 +54,7 @@ async def test_setup_creates_device_and_entities(
 
 async def test_unload_closes_the_link(hass: HomeAssistant, pi30_loaded: MockConfigEntry) -> None:
     """Unloading removes the entities' data source and closes the port."""
-    link = pi30_loaded.runtime_data.client.link
+    link = pi30_loaded.runtime_data.session.client.link
     assert link.is_open
     assert await hass.config_entries.async_unload(pi30_loaded.entry_id)
     assert pi30_loaded.state is ConfigEntryState.NOT_LOADED
@@ -129,7 +130,7 @@ async def test_stale_devices_can_be_removed(
 ) -> None:
     """A device still on the link cannot be removed; one that left can."""
     assert await async_setup_component(hass, "config", {})
-    current = device_registry.async_get_device(identifiers={(DOMAIN, PI30_SERIAL)})
+    current = device_by_identifier(device_registry, pi30_loaded.entry_id, (DOMAIN, PI30_SERIAL))
     assert current is not None
     gone = device_registry.async_get_or_create(
         config_entry_id=pi30_loaded.entry_id, identifiers={(DOMAIN, "old-parallel-unit")}
@@ -168,7 +169,7 @@ async def test_failed_first_poll_releases_the_port(
 
     async def setup_then_remember(self: InverterCoordinator) -> None:
         await original(self)
-        links.append(self.client.link)
+        links.append(self.session.client.link)
 
     with (
         patch.object(InverterCoordinator, "_async_setup", setup_then_remember),
@@ -195,7 +196,7 @@ async def test_parallel_units_are_devices_under_the_inverter(
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.unique_id == PI30_SERIAL
-        main = device_registry.async_get_device(identifiers={(DOMAIN, PI30_SERIAL)})
+        main = device_by_identifier(device_registry, entry.entry_id, (DOMAIN, PI30_SERIAL))
         assert main is not None
         units = [
             device

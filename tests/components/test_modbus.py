@@ -15,6 +15,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
 from custom_components.inverter_hub.const import DOMAIN
+from custom_components.inverter_hub.inverterlib.errors import UnsupportedError
 from custom_components.inverter_hub.inverterlib.modbus.profile import Access, LinkRules, Profile
 from custom_components.inverter_hub.inverterlib.modbus.registry import ProfileRegistry
 from custom_components.inverter_hub.scan import async_scan
@@ -97,9 +98,9 @@ async def test_meter_and_inverter_become_two_devices(
     """Both units are devices of one entry, with values matching their registers."""
     entry, _, serials = loaded
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.data["units"] == [
-        {"unit": 1, "profile": "sdm630"},
-        {"unit": 2, "profile": "growatt_min"},
+    assert entry.data["devices"] == [
+        {"address": 1, "profile": "sdm630", "serial": serials["1"]},
+        {"address": 2, "profile": "growatt_min", "serial": serials["2"]},
     ]
     models = {
         device.model
@@ -130,18 +131,13 @@ async def test_bad_export_limit_sends_nothing(
     hass: HomeAssistant, loaded: tuple[ConfigEntry, ModbusSimulator, dict[str, str]]
 ) -> None:
     """A value outside 0-100 % is refused before any request goes out."""
-    entry, simulator, serials = loaded
+    _entry, simulator, serials = loaded
     before = simulator.counters(2).requests
     with pytest.raises(ServiceValidationError) as info:
         await hass.services.async_call(
             DOMAIN,
             "write_setting",
-            {
-                "config_entry_id": entry.entry_id,
-                "serial_number": serials["2"],
-                "key": "export_limit",
-                "value": 150,
-            },
+            {"entity_id": _entity(hass, "number", serials["2"], "export_limit"), "value": 150},
             blocking=True,
         )
     assert info.value.translation_key == "invalid_value"
@@ -253,6 +249,57 @@ async def test_raw_register_services(
 
 
 async def test_scan_of_a_pi30_link_is_refused(hass: HomeAssistant) -> None:
-    """Only Modbus links can be scanned."""
-    with pytest.raises(TypeError):
+    """Only links of a family that can scan are scanned."""
+    with pytest.raises(UnsupportedError):
         await async_scan(hass, {"family": "pi30", "link": "tcp://127.0.0.1:9"}, range(1, 2))
+
+
+async def test_unit_that_joins_later_is_added_by_the_scan_button(
+    hass: HomeAssistant, bus: tuple[ModbusSimulator, str]
+) -> None:
+    """A unit absent at setup becomes a device after a scan, without re-adding the entry."""
+    simulator, link = bus
+    simulator.unit(2).sleep()
+    host, port = link.removeprefix("tcp://").split(":")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"family": "modbus"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "network"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": host, "port": int(port), "protocol": "tcp"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"first_unit": 1, "last_unit": 3}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"units": ["1"]})
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    assert len(entry.runtime_data.devices) == 1
+    simulator.unit(2).wake()
+    scan = er.async_get(hass).async_get_entity_id(
+        "button", DOMAIN, f"{entry.unique_id}_scan_for_devices"
+    )
+    assert scan is not None
+    await hass.services.async_call("button", "press", {ATTR_ENTITY_ID: scan}, blocking=True)
+    await hass.async_block_till_done()
+    (serial,) = set(entry.runtime_data.devices) - {entry.unique_id}
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    power = hass.states.get(_entity(hass, "sensor", serial, "ac_output_power"))
+    assert power is not None
+    assert power.state != STATE_UNAVAILABLE
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_periodic_rescan_adds_a_unit(
+    hass: HomeAssistant, loaded: tuple[ConfigEntry, ModbusSimulator, dict[str, str]]
+) -> None:
+    """With rescans on in the options, the session scans the entry's range on its own."""
+    entry, _simulator, _serials = loaded
+    hass.config_entries.async_update_entry(entry, options={"rescan": True, "rescan_interval": 5})
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    session = entry.runtime_data.session
+    assert session.settings.rescan_interval == 5
+    assert session.settings.scan_addresses == (1, 2, 3)

@@ -50,7 +50,9 @@ async def test_raw_command_in_expert_mode(
     assert reply == {"reply": "NAK"}
     with (
         patch.object(
-            pi30_loaded.runtime_data.client, "raw_command", side_effect=LinkError("port gone")
+            pi30_loaded.runtime_data.session.client,
+            "raw_command",
+            side_effect=LinkError("port gone"),
         ),
         pytest.raises(HomeAssistantError) as info,
     ):

@@ -7,8 +7,6 @@ from dataclasses import replace
 import logging
 from pathlib import Path
 
-import pytest
-
 from inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
@@ -19,10 +17,9 @@ from inverterlib.errors import (
     UnknownPointError,
     UnsupportedError,
 )
+from inverterlib.family import KnownDevice
 from inverterlib.modbus.client import (
-    FoundUnit,
     ModbusClient,
-    UnitConfig,
 )
 from inverterlib.modbus.planner import (
     MBAP_COST,
@@ -43,6 +40,8 @@ from inverterlib.transport import (
     UdpLink,
 )
 from inverterlib.writer import Outcome, write_setting
+import pytest
+
 from simulators.modbus import ModbusSimulator
 
 from .test_modbus_shim import ScriptedLink, mbap_reply
@@ -69,7 +68,7 @@ async def open_client(
     simulator: ModbusSimulator,
     transport: str,
     registry: ProfileRegistry,
-    units: list[UnitConfig] | None = None,
+    units: list[KnownDevice] | None = None,
 ) -> ModbusClient:
     link: Link
     if transport == "tcp":
@@ -82,7 +81,7 @@ async def open_client(
         path = await simulator.serve_pty()
         link = SerialLink(path, settings=SerialSettings(baudrate=9600), timeout=TIMEOUT)
     framing: Framing = "socket" if transport in ("tcp", "udp") else "rtu"
-    units = units if units is not None else [UnitConfig(unit=1), UnitConfig(unit=2)]
+    units = units if units is not None else [KnownDevice(address=1), KnownDevice(address=2)]
     client = ModbusClient(link, framing=framing, units=units, registry=registry, probe_timeout=0.2)
     await client.connect()
     return client
@@ -114,22 +113,21 @@ async def test_scan_finds_the_units_and_their_profiles(
     client: ModbusClient, simulator: ModbusSimulator
 ) -> None:
     found = await client.scan([3, 1, 2])
-    assert [(f.unit, f.profile_id) for f in found] == [(1, "sdm630"), (2, "growatt_min")]
-    meter, inverter = (f.identity for f in found)
+    assert [(f.address, f.profile) for f in found] == [("1", "sdm630"), ("2", "growatt_min")]
+    meter, inverter = found
     assert (meter.serial_number, meter.model, meter.manufacturer) == (
         "2024001",
         "SDM630",
         "Eastron",
     )
-    assert (meter.address, meter.extra["profile"], meter.family) == ("1", "sdm630", "modbus")
+    assert (meter.address, meter.profile, meter.family) == ("1", "sdm630", "modbus")
     assert (inverter.serial_number, inverter.firmware) == ("SIM0002", "SIM1.0")
-    assert inverter.extra["device_type_code"] == "5200"
-    assert isinstance(found[0], FoundUnit)
+    assert inverter.details["device_type_code"] == "5200"
 
 
 async def test_read_matches_the_registers(client: ModbusClient, simulator: ModbusSimulator) -> None:
     devices = await client.identify()
-    assert [device.extra["profile"] for device in devices] == ["sdm630", "growatt_min"]
+    assert [device.profile for device in devices] == ["sdm630", "growatt_min"]
     simulator.unit(1).set_value("grid_voltage_l1", 231.7)
     simulator.unit(2).set_value("pv1_voltage", 345.6)
     for device in devices:
@@ -204,7 +202,7 @@ async def test_a_sleeping_unit_times_out_while_the_other_answers(
     with pytest.raises(LinkTimeoutError, match="unit 2 did not answer"):
         await client.read(inverter, ["pv_power"])
     assert "grid_power" in await client.read(meter, ["grid_power"])
-    assert await client.scan([1, 2]) == [FoundUnit(unit=1, profile_id="sdm630", identity=meter)]
+    assert await client.scan([1, 2]) == [meter]
     simulator.unit(2).wake()
     assert (await client.read(inverter, ["device_mode"])) == {"device_mode": "normal"}
 
@@ -251,9 +249,9 @@ async def test_battery_power_is_discharge_minus_charge(
 ) -> None:
     simulator = ModbusSimulator({1: "growatt_tlxh"}, registry=registry, moving=False)
     try:
-        client = await open_client(simulator, "tcp", registry, [UnitConfig(unit=1)])
+        client = await open_client(simulator, "tcp", registry, [KnownDevice(address=1)])
         (hybrid,) = await client.identify()
-        assert hybrid.extra["profile"] == "growatt_tlxh"
+        assert hybrid.profile == "growatt_tlxh"
         simulator.unit(1).set_value("battery_discharge_power", 0)
         simulator.unit(1).set_value("battery_charge_power", 1500)
         values = await client.read(hybrid, ["battery_power", "grid_power", "ac_charge"])
@@ -277,22 +275,23 @@ async def test_a_sleeping_inverter_with_a_known_serial_does_not_stop_setup(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     units = [
-        UnitConfig(unit=1, profile="sdm630", serial="2024001"),
-        UnitConfig(unit=2, profile="growatt_min", serial="GW-NIGHT"),
+        KnownDevice(address=1, profile="sdm630", serial="2024001"),
+        KnownDevice(address=2, profile="growatt_min", serial="GW-NIGHT"),
     ]
     client = await open_client(simulator, "tcp", registry, units)
     try:
         simulator.unit(2).sleep()
         with caplog.at_level(logging.INFO):
             meter, inverter = await client.identify()
-        assert (meter.serial_number, meter.extra) == ("2024001", {"profile": "sdm630"})
+        assert (meter.serial_number, meter.profile, meter.details) == ("2024001", "sdm630", {})
         assert inverter == DeviceIdentity(
             serial_number="GW-NIGHT",
             family="modbus",
             model="MIN TL-X",
             manufacturer="Growatt",
             address="2",
-            extra={"profile": "growatt_min", "offline": "1"},
+            profile="growatt_min",
+            reachable=False,
         )
         assert "unit 2 is silent" in caplog.text
         assert "grid_power" in await client.read(meter, ["grid_power"])
@@ -306,7 +305,7 @@ async def test_a_sleeping_inverter_with_a_known_serial_does_not_stop_setup(
         simulator.unit(1).sleep()
         simulator.unit(2).sleep()
         devices = await client.identify()
-        assert [device.extra.get("offline") for device in devices] == ["1", "1"]
+        assert [device.reachable for device in devices] == [False, False]
     finally:
         await client.close()
 
@@ -318,8 +317,8 @@ async def test_identify_raises_only_when_nothing_answers_and_a_unit_is_unknown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     units = [
-        UnitConfig(unit=1, profile="sdm630"),
-        UnitConfig(unit=2, serial="GW-NIGHT"),  # no profile: nothing to build an identity from
+        KnownDevice(address=1, profile="sdm630"),
+        KnownDevice(address=2, serial="GW-NIGHT"),  # no profile: nothing to build an identity from
     ]
     client = await open_client(simulator, "tcp", registry, units)
     try:
@@ -343,7 +342,7 @@ async def test_identify_raises_when_the_link_fails(
     port = await simulator.serve_tcp()
     await simulator.stop()
     link = TcpLink("127.0.0.1", port, timeout=TIMEOUT)
-    units = [UnitConfig(unit=1, profile="sdm630", serial="2024001")]
+    units = [KnownDevice(address=1, profile="sdm630", serial="2024001")]
     client = ModbusClient(link, framing="socket", units=units, registry=registry)
     with pytest.raises(LinkError, match="cannot open") as caught:
         await client.identify()
@@ -358,24 +357,24 @@ async def test_units_with_and_without_configured_profiles(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     units = [
-        UnitConfig(unit=1, profile="demo_inverter"),
-        UnitConfig(unit=2, profile="growatt_tlx_legacy"),
+        KnownDevice(address=1, profile="demo_inverter"),
+        KnownDevice(address=2, profile="growatt_tlx_legacy"),
     ]
     client = await open_client(simulator, "tcp", registry, units)
     try:
         with caplog.at_level(logging.WARNING):
             meter, inverter = await client.identify()
         # The legacy map's rules hold for this inverter too: configured, so used.
-        assert inverter.extra["profile"] == "growatt_tlx_legacy"
+        assert inverter.profile == "growatt_tlx_legacy"
         # The SDM630 fails the demo inverter's rules: the user's choice still wins, with a warning.
-        assert meter.extra["profile"] == "demo_inverter"
+        assert meter.profile == "demo_inverter"
         assert "unit 1 does not look like a Demo Inverter 5K (demo_inverter)" in caplog.text
         assert "unit 2" not in caplog.text
         simulator.unit(2).sleep()
         with pytest.raises(LinkTimeoutError):
-            await client.identify_unit(UnitConfig(unit=2))
+            await client.identify_unit(KnownDevice(address=2))
         with pytest.raises(ProfileError, match="no Modbus profile 'nope'"):
-            await client.identify_unit(UnitConfig(unit=1, profile="nope"))
+            await client.identify_unit(KnownDevice(address=1, profile="nope"))
     finally:
         await client.close()
 
@@ -390,16 +389,16 @@ async def test_default_unit_and_a_device_without_a_profile(
     simulator = ModbusSimulator({1: stranger}, registry=local, moving=False)
     try:
         client = await open_client(simulator, "tcp", local, [])
-        assert client.units == [UnitConfig(unit=1)]
+        assert client.units == [KnownDevice(address=1)]
         with pytest.raises(UnsupportedError, match="unit 1 answers but matches no Modbus profile"):
             await client.identify()
         assert await client.scan([1]) == []
         # Without rules, a configured unit is checked by reading its first point.
-        device = await client.identify_unit(UnitConfig(unit=1, profile="stranger"))
+        device = await client.identify_unit(KnownDevice(address=1, profile="stranger"))
         assert device.serial_number == "2024001"
         simulator.unit(1).refuse(4)
         with caplog.at_level(logging.WARNING):
-            device = await client.identify_unit(UnitConfig(unit=1, profile="stranger"))
+            device = await client.identify_unit(KnownDevice(address=1, profile="stranger"))
         assert "does not look like a Demo Meter 3 (stranger)" in caplog.text
         assert device.serial_number == "stranger-unit1"
         await client.close()
@@ -414,10 +413,10 @@ async def test_a_device_without_a_serial_number_gets_a_derived_one(
     local = ProfileRegistry([anonymous])
     simulator = ModbusSimulator({5: anonymous}, registry=local, moving=False)
     try:
-        client = await open_client(simulator, "tcp", local, [UnitConfig(unit=5)])
+        client = await open_client(simulator, "tcp", local, [KnownDevice(address=5)])
         (device,) = await client.identify()
         assert device.serial_number == "demo_meter-unit5"
-        assert device.extra == {"profile": "demo_meter", "serial_source": "derived"}
+        assert (device.profile, device.details) == ("demo_meter", {"serial_source": "derived"})
         await client.close()
     finally:
         await simulator.stop()
@@ -430,10 +429,10 @@ async def test_unreadable_info_registers_are_left_out(
     # Firmware (holding 12..14) refused; the serial number still reads.
     simulator.unit(4).refuse(2, access=Access.HOLDING, addresses=range(12, 15))
     try:
-        client = await open_client(simulator, "tcp", registry, [UnitConfig(unit=4)])
+        client = await open_client(simulator, "tcp", registry, [KnownDevice(address=4)])
         (device,) = await client.identify()
         assert (device.serial_number, device.firmware) == ("SIM0004", None)
-        assert device.extra == {"profile": "demo_inverter", "device_type_code": "5000"}
+        assert (device.profile, device.details) == ("demo_inverter", {"device_type_code": "5000"})
         simulator.unit(4).refuse(2, access=Access.HOLDING, addresses=range(23, 28))
         (device,) = await client.identify()
         assert device.serial_number == "demo_inverter-unit4"
@@ -447,14 +446,14 @@ async def test_catalogue_and_read_from_a_stored_identity(
 ) -> None:
     simulator = ModbusSimulator({3: "demo_inverter"}, registry=registry, moving=False)
     try:
-        client = await open_client(simulator, "tcp", registry, [UnitConfig(unit=3)])
+        client = await open_client(simulator, "tcp", registry, [KnownDevice(address=3)])
         stored = DeviceIdentity(
             serial_number="x",
             family="modbus",
             model="m",
             manufacturer="m",
             address="3",
-            extra={"profile": "demo_inverter"},
+            profile="demo_inverter",
         )
         keys = [point.key for point in client.catalogue(stored)]
         values = await client.read(stored, keys)
@@ -494,7 +493,7 @@ async def test_catalogue_and_read_from_a_stored_identity(
 
 
 def client_on(link: Link, registry: ProfileRegistry, framing: Framing = "socket") -> ModbusClient:
-    return ModbusClient(link, framing=framing, units=[UnitConfig(unit=1)], registry=registry)
+    return ModbusClient(link, framing=framing, units=[KnownDevice(address=1)], registry=registry)
 
 
 async def test_a_garbled_reply_is_retried_once(registry: ProfileRegistry) -> None:
@@ -538,7 +537,7 @@ def test_the_read_cost_counts_the_links_gap_at_its_speed(registry: ProfileRegist
     assert client_on(network, registry).cost.gap_bytes == 50_000
     # An RTU gateway's serial side can be given: it is the slow stretch of the bus.
     gateway = ModbusClient(
-        network, framing="rtu", units=[UnitConfig(unit=1)], registry=registry, line_rate=960
+        network, framing="rtu", units=[KnownDevice(address=1)], registry=registry, line_rate=960
     )
     assert gateway.cost.gap_bytes == 48
     # The planner then reads the Growatt's live block in one request.

@@ -7,71 +7,104 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict
 import json
+import math
 import os
 from pathlib import Path
 import sys
 
-from .client import InverterClient
-from .errors import InverterError, UnknownPointError
-from .families import ClientOptions, ModbusUnit, create_client, families
-from .model import DeviceIdentity, Snapshot, json_value
-from .writer import find_point, write_setting
+from .errors import InverterError, LinkTimeoutError
+from .families import FAMILIES, create_client
+from .family import ClientOptions, KnownDevice
+from .model import DeviceIdentity, Point, Value, json_value
+from .session import DeviceState, LinkSession, SessionSettings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inverter",
         description="Talk to a home inverter or meter. LINK is a serial path (/dev/ttyUSB0), "
-        "hid:/dev/hidraw0, tcp://HOST:PORT, udp://HOST:PORT or rtu-over-tcp://HOST:PORT.",
+        "hid:/dev/hidraw0, tcp://HOST:PORT, udp://HOST:PORT or rtu-over-tcp://HOST:PORT. "
+        "Options may stand anywhere on the line.",
     )
     parser.add_argument("action", choices=["identify", "read", "write"])
-    parser.add_argument("family", choices=sorted(families()))
+    parser.add_argument("family", choices=sorted(FAMILIES))
     parser.add_argument("link")
     parser.add_argument("key", nargs="?", help="point key to write")
-    parser.add_argument("value", nargs="?", help="new value")
+    parser.add_argument("value", nargs="?", help="new value (none for an action)")
     parser.add_argument("--baud", type=int, help="serial speed, overriding the family default")
-    parser.add_argument("--unit", type=int, default=1, help="Modbus unit address (default 1)")
-    parser.add_argument("--profile", help="Modbus profile id (detected when omitted)")
     parser.add_argument(
-        "--profile-dir", type=Path, action="append", default=[], help="extra Modbus profiles"
+        "--address",
+        "--unit",
+        dest="address",
+        type=int,
+        action="append",
+        help="bus address of a device (Modbus unit); repeat for several (default 1)",
+    )
+    parser.add_argument("--profile", help="device profile id (detected when omitted)")
+    parser.add_argument(
+        "--profile-dir", type=Path, action="append", default=[], help="extra device profiles"
     )
     parser.add_argument("--device", help="serial number of one device of several on the link")
+    parser.add_argument(
+        "--expert", action="store_true", help="allow expert settings and dangerous actions"
+    )
     return parser
 
 
 def _options(args: argparse.Namespace) -> ClientOptions:
     return ClientOptions(
         baudrate=args.baud,
-        units=(ModbusUnit(unit=args.unit, profile=args.profile),),
+        devices=tuple(
+            KnownDevice(address=address, profile=args.profile) for address in args.address or ()
+        ),
         profile_dirs=tuple(args.profile_dir),
     )
 
 
-def _pick(devices: list[DeviceIdentity], serial_number: str | None) -> DeviceIdentity:
-    if serial_number is None:
-        return devices[0]
-    for device in devices:
-        if device.serial_number == serial_number:
-            return device
-    raise UnknownPointError(f"no device with serial number {serial_number} on the link")
+def _rounded(point: Point | None, value: Value) -> object:
+    """Return a value as JSON data, rounded to its point's precision (no float noise)."""
+    data = json_value(value)
+    if isinstance(data, float) and point is not None and point.precision is not None:
+        return round(data, point.precision)
+    return data
+
+
+def _values(state: DeviceState) -> dict[str, object]:
+    return {
+        key: _rounded(state.points.get(key), value)
+        for key, value in sorted(state.values.items())
+        if not (isinstance(value, float) and not math.isfinite(value))
+    }
+
+
+def _chosen(session: LinkSession, serial_number: str | None) -> list[DeviceState]:
+    if serial_number is not None:
+        return [session.state_of(serial_number)]
+    return list(session.devices.values())
 
 
 async def _run(args: argparse.Namespace) -> object:
-    client: InverterClient = create_client(args.family, args.link, _options(args))
+    client = create_client(args.family, args.link, _options(args))
+    # Reading shows every point; expert mode only gates what a write may touch.
+    settings = SessionSettings(expert=args.expert or args.action == "read")
+    session = LinkSession(client, settings)
     try:
-        await client.connect()
-        devices = await client.identify()
+        await session.start()
+        devices = _chosen(session, args.device)
         if args.action == "identify":
-            return [
-                {**asdict(device), "points": len(client.catalogue(device))} for device in devices
-            ]
-        device = _pick(devices, args.device)
-        points = {point.key: point for point in client.catalogue(device)}
+            return [_identity(state.identity, len(state.points)) for state in devices]
         if args.action == "read":
-            values = await client.read(device, list(points))
-            return Snapshot(device=device, values=values).as_json()
-        point = find_point(points, args.key)
-        record = await write_setting(client, device, point, args.value, source="cli")
+            session.want("cli", None)
+            await session.poll()
+            if session.link_error is not None:
+                raise session.link_error
+            if silent := [state.identity.title for state in devices if not state.available]:
+                raise LinkTimeoutError(f"{', '.join(silent)} did not answer")
+            if len(devices) == 1:
+                return _values(devices[0])
+            return {state.identity.serial_number: _values(state) for state in devices}
+        device = devices[0].identity
+        record = await session.write(device.serial_number, args.key, args.value, source="cli")
         return {
             "key": record.key,
             "old": json_value(record.old),
@@ -79,22 +112,26 @@ async def _run(args: argparse.Namespace) -> object:
             "outcome": record.outcome.value,
         }
     finally:
-        await client.close()
+        await session.close()
+
+
+def _identity(identity: DeviceIdentity, points: int) -> dict[str, object]:
+    return {**asdict(identity), "points": points}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    if args.action == "write" and (args.key is None or args.value is None):
-        parser.error("write needs KEY and VALUE")
+    args = parser.parse_intermixed_args(argv)
+    if args.action == "write" and args.key is None:
+        parser.error("write needs KEY (and VALUE, except for an action)")
     try:
         result = asyncio.run(_run(args))
     except (InverterError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     try:
-        json.dump(result, sys.stdout, indent=2, default=str)
+        json.dump(result, sys.stdout, indent=2, default=str, allow_nan=False)
         sys.stdout.write("\n")
         sys.stdout.flush()
     except BrokenPipeError:

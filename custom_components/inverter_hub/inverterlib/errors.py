@@ -13,6 +13,11 @@ class InverterError(Exception):
         super().__init__(message)
         self.placeholders = {"detail": message, **placeholders}
 
+    @property
+    def code(self) -> str:
+        """Return the neutral code of this error (a relay's error reply carries it)."""
+        return self.translation_key
+
 
 class LinkError(InverterError):
     """The link could not be opened, or broke, or the device stayed silent."""
@@ -54,6 +59,18 @@ class UnknownPointError(ValidationError):
     """No point of that key exists on the device."""
 
     translation_key = "unknown_point"
+
+
+class ExpertModeRequiredError(ValidationError):
+    """An expert-only point or command was used with expert mode off."""
+
+    translation_key = "expert_mode_required"
+
+
+class UnknownDeviceError(ValidationError):
+    """No device of that serial number is on the link."""
+
+    translation_key = "unknown_device"
 
 
 class NotWritableError(ValidationError):

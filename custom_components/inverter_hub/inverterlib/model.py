@@ -72,11 +72,6 @@ class Point:
     icon: str | None = None
 
     @property
-    def writable(self) -> bool:
-        """Return whether a user can change this point."""
-        return self.kind is not PointKind.READING
-
-    @property
     def numeric(self) -> bool:
         """Return whether the value is a number."""
         return self.value_type in (ValueType.FLOAT, ValueType.INT)
@@ -104,7 +99,12 @@ class DeviceIdentity:
     address: str = ""
     firmware: str | None = None
     parent_serial: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # The device description it was matched to (a Modbus profile id), where the family has them.
+    profile: str | None = None
+    # False for a device known from its stored identity that did not answer at start.
+    reachable: bool = True
+    # Facts for diagnostics only; no layer acts on them.
+    details: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -128,13 +128,3 @@ class Snapshot:
 def json_value(value: Value | None) -> float | int | bool | str | None:
     """Return a value as JSON-ready data (a time of day as HH:MM)."""
     return value.strftime("%H:%M") if isinstance(value, time) else value
-
-
-def catalogue_index(points: tuple[Point, ...] | list[Point]) -> dict[str, Point]:
-    """Return points keyed by key, refusing duplicates."""
-    index: dict[str, Point] = {}
-    for point in points:
-        if point.key in index:
-            raise ValueError(f"duplicate point key {point.key!r}")
-        index[point.key] = point
-    return index

@@ -10,6 +10,7 @@ from .model import Point, PointKind, Value, ValueType
 
 _TRUE = {"1", "true", "on", "yes", "enable", "enabled"}
 _FALSE = {"0", "false", "off", "no", "disable", "disabled"}
+_TRIGGERS = {"", "press"}
 
 
 def _number(point: Point, value: object) -> float:
@@ -73,7 +74,13 @@ def validate(point: Point, value: object) -> Value:
     if point.kind is PointKind.READING:
         raise NotWritableError(f"{point.key} is a reading, not a setting", key=point.key)
     if point.kind is PointKind.ACTION:
-        return True
+        # An action takes no value or only its trigger, so `reset 0` can never mean "go".
+        if value is None or value is True or str(value).strip().lower() in _TRIGGERS:
+            return True
+        raise ValidationError(
+            f"{point.key} is an action; it takes no value (or 'press'), got {value!r}",
+            key=point.key,
+        )
     match point.value_type:
         case ValueType.FLOAT:
             return _number(point, value)

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from .client import InverterClient
 from .errors import ReadBackMismatchError, UnknownPointError
-from .model import DeviceIdentity, Point, PointKind, Value
+from .model import DeviceIdentity, Point, PointKind, Value, json_value
 from .validate import same_value, validate
 
 
@@ -33,6 +33,19 @@ class WriteRecord:
     error: str | None = None
     source: str = ""
     when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_json(self) -> dict[str, object]:
+        """Return the record as JSON-ready data, the one form every layer shows."""
+        return {
+            "when": self.when.isoformat(),
+            "serial_number": self.serial_number,
+            "key": self.key,
+            "old": json_value(self.old),
+            "new": json_value(self.new),
+            "outcome": self.outcome.value,
+            "error": self.error,
+            "source": self.source,
+        }
 
 
 def find_point(points: Mapping[str, Point], key: str) -> Point:

@@ -1,6 +1,6 @@
 """The Modbus family: profiles as data, an exact read planner, and a client over our links."""
 
-from .client import FoundUnit, ModbusClient, UnitConfig
+from .client import ModbusClient
 from .codec import RegisterType, WordOrder
 from .loader import load_profile, parse_profile
 from .planner import (
@@ -34,7 +34,6 @@ __all__ = [
     "Block",
     "CostModel",
     "DerivedPoint",
-    "FoundUnit",
     "IdentifyRule",
     "LinkRules",
     "ModbusClient",
@@ -45,7 +44,6 @@ __all__ = [
     "RegisterPoint",
     "RegisterType",
     "Span",
-    "UnitConfig",
     "WordOrder",
     "WriteFunction",
     "load_profile",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 import logging
 
 from ..client import InverterClient
@@ -16,6 +15,7 @@ from ..errors import (
     UnknownPointError,
     UnsupportedError,
 )
+from ..family import KnownDevice
 from ..model import DeviceIdentity, Point, Value
 from ..transport.base import Link
 from ..transport.serial import SerialLink, SerialSettings
@@ -38,24 +38,6 @@ _LOGGER = logging.getLogger(__name__)
 FAMILY = "modbus"
 DEFAULT_UNIT = 1
 PROBE_TIMEOUT = 0.5
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class UnitConfig:
-    """A unit to talk to: its profile id (None = detect it) and its serial number if known."""
-
-    unit: int
-    profile: str | None = None
-    serial: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FoundUnit:
-    """A unit that answered a scan and matched a profile."""
-
-    unit: int
-    profile_id: str
-    identity: DeviceIdentity
 
 
 def serial_bytes_per_second(settings: SerialSettings) -> float:
@@ -91,7 +73,7 @@ class ModbusClient(InverterClient):
         link: Link,
         *,
         framing: Framing,
-        units: Sequence[UnitConfig] = (),
+        units: Sequence[KnownDevice] = (),
         registry: ProfileRegistry,
         probe_timeout: float = PROBE_TIMEOUT,
         retries: int = 1,
@@ -104,7 +86,7 @@ class ModbusClient(InverterClient):
         """
         super().__init__(link)
         self.framing: Framing = framing
-        self.units = list(units) or [UnitConfig(unit=DEFAULT_UNIT)]
+        self.units = list(units) or [KnownDevice(address=DEFAULT_UNIT)]
         self.registry = registry
         self.probe_timeout = probe_timeout
         self.retries = retries
@@ -127,7 +109,15 @@ class ModbusClient(InverterClient):
     async def _transact(
         self, unit: int, request: bytes, timeout: float | None, what: str
     ) -> shim.Reply:
-        """Send a request, repeating it after a garbled reply; raise on refusal."""
+        """Send a request, repeating it after a garbled or missing reply; raise on refusal.
+
+        A request goes out again up to `retries` times. Repeating a write is safe: FC06 and
+        FC16 set registers to the values given, so a write whose acknowledgement was lost
+        leaves the same registers when it arrives twice. A probe (an explicit `timeout`, as a
+        scan passes) is not repeated after silence: most addresses on a scanned bus are
+        silent, and waiting twice would double the scan and find nobody more; a garbled
+        reply is repeated there too, since someone answered.
+        """
         attempt = 0
         while True:
             try:
@@ -135,17 +125,18 @@ class ModbusClient(InverterClient):
                     unit, request, self.link.timeout if timeout is None else timeout
                 )
                 reply = shim.decode_reply(pdu)
-            except FrameError as err:
-                if attempt >= self.retries:
+            except (FrameError, LinkTimeoutError) as err:
+                silent = isinstance(err, LinkTimeoutError)
+                if attempt >= self.retries or (silent and timeout is not None):
+                    if silent:
+                        raise LinkTimeoutError(
+                            f"unit {unit} did not answer {what} on {self.link.description}",
+                            unit=str(unit),
+                        ) from err
                     raise
                 attempt += 1
-                _LOGGER.debug("unit %d: %s, retrying %s", unit, err, what)
+                _LOGGER.debug("unit %d: %s; sending %s again", unit, err, what)
                 continue
-            except LinkTimeoutError as err:
-                raise LinkTimeoutError(
-                    f"unit {unit} did not answer {what} on {self.link.description}",
-                    unit=str(unit),
-                ) from err
             if reply.exception is not None:
                 name = exception_name(reply.exception)
                 raise DeviceRefusedError(
@@ -262,18 +253,18 @@ class ModbusClient(InverterClient):
             )
             if text and text != "0":
                 info[name] = text
-        extra = {"profile": profile.id}
+        details: dict[str, str] = {}
         serial = info.pop("serial_number", None)
         if serial is None:
             # Without a readable serial number the profile and unit are the most stable
             # identity there is; it changes if the unit is readdressed.
             serial = f"{profile.id}-unit{unit}"
-            extra["serial_source"] = "derived"
+            details["serial_source"] = "derived"
             _LOGGER.info(
                 "unit %d (%s) has no readable serial number; using %s", unit, profile.id, serial
             )
         firmware = info.pop("firmware", None)
-        extra.update(info)
+        details.update(info)
         return DeviceIdentity(
             serial_number=serial,
             family=FAMILY,
@@ -281,12 +272,13 @@ class ModbusClient(InverterClient):
             manufacturer=profile.manufacturer,
             address=str(unit),
             firmware=firmware,
-            extra=extra,
+            profile=profile.id,
+            details=details,
         )
 
-    async def identify_unit(self, config: UnitConfig) -> DeviceIdentity:
+    async def identify_unit(self, config: KnownDevice) -> DeviceIdentity:
         """Detect or check one unit's profile and return its identity."""
-        unit = config.unit
+        unit = config.address
         if config.profile is None:
             profile = await self.detect(unit)
             if profile is None:
@@ -307,19 +299,20 @@ class ModbusClient(InverterClient):
         self._profiles[unit] = profile
         return await self._identity(unit, profile)
 
-    def offline_identity(self, config: UnitConfig) -> DeviceIdentity | None:
+    def offline_identity(self, config: KnownDevice) -> DeviceIdentity | None:
         """Return the identity of a silent unit from what is known of it, or None if too little."""
         if config.serial is None or config.profile is None:
             return None
         profile = self.registry.get(config.profile)
-        self._profiles[config.unit] = profile
+        self._profiles[config.address] = profile
         return DeviceIdentity(
             serial_number=config.serial,
             family=FAMILY,
             model=profile.model,
             manufacturer=profile.manufacturer,
-            address=str(config.unit),
-            extra={"profile": profile.id, "offline": "1"},
+            address=str(config.address),
+            profile=profile.id,
+            reachable=False,
         )
 
     async def identify(self) -> list[DeviceIdentity]:
@@ -343,7 +336,7 @@ class ModbusClient(InverterClient):
                     continue
                 _LOGGER.info(
                     "unit %d is silent; set up as %s from its known serial number",
-                    config.unit,
+                    config.address,
                     offline.title,
                 )
                 identities.append(offline)
@@ -355,10 +348,10 @@ class ModbusClient(InverterClient):
             _LOGGER.warning("left out until it answers: %s", silence)
         return identities
 
-    async def scan(self, units: Iterable[int]) -> list[FoundUnit]:
+    async def scan(self, addresses: Iterable[int]) -> list[DeviceIdentity]:
         """Return the units that answer and match a profile; silent units are absent."""
         found = []
-        for unit in units:
+        for unit in addresses:
             try:
                 profile = await self.detect(
                     unit, timeout=min(self.probe_timeout, self.link.timeout)
@@ -369,11 +362,7 @@ class ModbusClient(InverterClient):
                 _LOGGER.info("unit %d answers but matches no Modbus profile", unit)
                 continue
             self._profiles[unit] = profile
-            found.append(
-                FoundUnit(
-                    unit=unit, profile_id=profile.id, identity=await self._identity(unit, profile)
-                )
-            )
+            found.append(await self._identity(unit, profile))
         return found
 
     # Points -----------------------------------------------------------------------------
@@ -383,7 +372,9 @@ class ModbusClient(InverterClient):
         unit = int(device.address)
         profile = self._profiles.get(unit)
         if profile is None:
-            profile = self.registry.get(device.extra["profile"])
+            if device.profile is None:
+                raise UnsupportedError(f"{device.title} has no profile; identify it first")
+            profile = self.registry.get(device.profile)
             self._profiles[unit] = profile
         return unit, profile
 
