@@ -1,10 +1,16 @@
-"""Run one benchmark: python -m benchmarks pi30|modbus [ARGS...]."""
+"""Run one benchmark: python -m benchmarks FAMILY [ARGS...] (or relay)."""
 
 from collections.abc import Sequence
 import importlib
+import importlib.util
 import sys
 
-BENCHMARKS = ("pi30", "modbus")
+from inverterlib.families import FAMILIES
+
+# A family's benchmark is the module named after it; families without one are left out.
+BENCHMARKS = tuple(
+    name for name in (*FAMILIES, "relay") if importlib.util.find_spec(f"benchmarks.{name}")
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
