@@ -85,3 +85,51 @@ def test_settings_unknown_keys_and_non_numbers_pass_unchecked() -> None:
         "battery_voltage": "x",
     }
     assert quality.apply({"battery_voltage": 52.0}) == {"battery_voltage": 52.0}
+
+
+class Clock:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_counter_that_jumps_faster_than_the_device_could_is_held_back() -> None:
+    clock = Clock()
+    quality = QualityFilter({ENERGY.key: ENERGY}, clock=clock)
+    quality.apply({"pv_energy": 1000.3})
+    clock.now += 10
+    assert quality.apply({"pv_energy": 50000.0}) == {}
+    assert quality.rejected["pv_energy"] is Rejection.COUNTER_JUMP
+    # The true value after the spike is no "decrease".
+    clock.now += 10
+    assert quality.apply({"pv_energy": 1000.4}) == {"pv_energy": 1000.4}
+    # After a day away, a day's worth of energy is believable.
+    clock.now += 86400
+    assert quality.apply({"pv_energy": 1040.0}) == {"pv_energy": 1040.0}
+
+
+def test_rated_counter_jump_persisting_is_accepted() -> None:
+    clock = Clock()
+    rated = Point(
+        key="e", name="E", unit="kWh", state_class="total_increasing", max_rise_per_hour=6
+    )
+    quality = QualityFilter({"e": rated}, clock=clock)
+    quality.apply({"e": 10.0})
+    clock.now += 3600
+    assert quality.apply({"e": 15.0}) == {"e": 15.0}
+    assert quality.apply({"e": 30.0}) == {}
+    assert quality.apply({"e": 30.0}) == {}
+    assert quality.apply({"e": 30.0}) == {"e": 30.0}
+
+
+def test_small_dip_is_never_a_reset() -> None:
+    quality = make()
+    quality.apply({"pv_energy": 900.0})
+    for value in (899.9, 899.8, 899.8, 899.7):
+        assert quality.apply({"pv_energy": value}) == {}
+    assert quality.good["pv_energy"] == 900.0
+    assert quality.apply({"pv_energy": 900.1}) == {"pv_energy": 900.1}

@@ -65,6 +65,8 @@ class Point:
     group: PollGroup = PollGroup.LIVE
     plausible: tuple[float, float] | None = None
     spike: float | None = None
+    # For counters: the largest believable rise in an hour (from the device's rating).
+    max_rise_per_hour: float | None = None
     precision: int | None = None
     category: Category = Category.PRIMARY
     enabled_by_default: bool = True

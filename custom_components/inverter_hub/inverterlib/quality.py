@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+import time
 
 from .model import Point, PointKind, Value
 
-# A counter that reads lower this many times in a row was reset on the device; accept it.
+# A counter that reads near zero this many times in a row was reset on the device; accept it.
 COUNTER_RESET_CONFIRMATIONS = 3
+# A lower reading is a reset only near zero: at most 1 % of the last value, or one unit.
+RESET_FRACTION = 0.01
+# Without a rating of its own, an energy counter of a home device cannot grow faster than this
+# many units an hour (100 kWh in an hour is 100 kW: above any home inverter or meter here).
+DEFAULT_ENERGY_RISE_PER_HOUR = 100.0
+# A rise is compared with the time since the last good value, plus this much (s), so a counter
+# read twice within a second is not refused for rounding.
+RISE_SLACK_SECONDS = 60.0
 
 
 class Rejection(StrEnum):
@@ -17,17 +26,22 @@ class Rejection(StrEnum):
     IMPLAUSIBLE = "implausible"
     SPIKE = "spike"
     COUNTER_DECREASE = "counter_decrease"
+    COUNTER_JUMP = "counter_jump"
 
 
 class QualityFilter:
     """Hold back suspicious readings of one device; the last good value stays."""
 
-    def __init__(self, points: Mapping[str, Point]) -> None:
+    def __init__(
+        self, points: Mapping[str, Point], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """Filter against these points."""
         self._points = points
+        self._clock = clock
         self.good: dict[str, Value] = {}
         self.rejected: dict[str, Rejection] = {}
         self._pending: dict[str, tuple[float, int]] = {}
+        self._good_at: dict[str, float] = {}
 
     def apply(self, values: Mapping[str, Value]) -> dict[str, Value]:
         """Return the values that pass; remember why the others did not."""
@@ -39,6 +53,7 @@ class QualityFilter:
                 self._pending.pop(key, None)
                 self.rejected.pop(key, None)
                 self.good[key] = value
+                self._good_at[key] = self._clock()
                 passed[key] = value
             else:
                 self.rejected[key] = reason
@@ -55,6 +70,9 @@ class QualityFilter:
         if not isinstance(last, int | float) or isinstance(last, bool):
             return None
         if point.total_increasing and value < last:
+            if value > max(1.0, abs(last) * RESET_FRACTION):
+                # A small dip (900 -> 899.9) is a misread, never a reset: hold it back for good.
+                return Rejection.COUNTER_DECREASE
             return self._confirm(
                 point,
                 value,
@@ -62,9 +80,27 @@ class QualityFilter:
                 needed=COUNTER_RESET_CONFIRMATIONS,
                 tolerance=float("inf"),
             )
+        if point.total_increasing and value - last > self._largest_rise(point):
+            return self._confirm(
+                point,
+                value,
+                Rejection.COUNTER_JUMP,
+                needed=COUNTER_RESET_CONFIRMATIONS,
+                tolerance=self._largest_rise(point),
+            )
         if point.spike is not None and abs(value - last) > point.spike:
             return self._confirm(point, value, Rejection.SPIKE, needed=2, tolerance=point.spike)
         return None
+
+    def _largest_rise(self, point: Point) -> float:
+        """Return how far the counter may have grown since its last good value."""
+        per_hour = point.max_rise_per_hour
+        if per_hour is None:
+            if point.unit not in ("kWh", "Wh"):
+                return float("inf")
+            per_hour = DEFAULT_ENERGY_RISE_PER_HOUR * (1000 if point.unit == "Wh" else 1)
+        elapsed = self._clock() - self._good_at.get(point.key, self._clock())
+        return per_hour * (elapsed + RISE_SLACK_SECONDS) / 3600
 
     def _confirm(
         self, point: Point, value: float, reason: Rejection, *, needed: int, tolerance: float

@@ -286,7 +286,7 @@ class LinkSession:
         state = DeviceState(
             identity=identity,
             points=points,
-            quality=QualityFilter(points),
+            quality=QualityFilter(points, clock=self._clock),
             available=identity.reachable,
         )
         self.devices[identity.serial_number] = state
