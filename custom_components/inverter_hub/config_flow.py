@@ -489,12 +489,15 @@ class InverterHubOptionsFlow(_OptionsFlowBase):
                 CONF_PROBE_INTERVAL, default=DEFAULT_PROBE_INTERVAL
             ): selector.NumberSelector(seconds),
         }
-        if family(self.config_entry.data[CONF_FAMILY]).scan_range is not None:
+        spec = family(self.config_entry.data[CONF_FAMILY])
+        if spec.rescans:
             fields[vol.Required(CONF_RESCAN, default=False)] = selector.BooleanSelector()
             fields[vol.Required(CONF_RESCAN_INTERVAL, default=DEFAULT_RESCAN_INTERVAL_S)] = (
                 selector.NumberSelector(seconds)
             )
         fields[vol.Required(CONF_EXPERT, default=False)] = selector.BooleanSelector()
+        for option in spec.options:
+            fields[vol.Required(option.key, default=option.default)] = selector.BooleanSelector()
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(

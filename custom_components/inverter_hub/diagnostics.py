@@ -54,6 +54,7 @@ async def async_get_config_entry_diagnostics(
             "description": link.description,
             "bytes_out": link.bytes_out,
             "bytes_in": link.bytes_in,
+            **session.client.diagnostics(),
         },
         "health": {
             "last_success": session.health.last_success and session.health.last_success.isoformat(),

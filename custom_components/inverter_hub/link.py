@@ -49,27 +49,41 @@ def device_data(device: KnownDevice) -> dict[str, Any]:
     return {"address": device.address, "profile": device.profile, "serial": device.serial}
 
 
-def client_options(hass: HomeAssistant, data: Mapping[str, Any]) -> ClientOptions:
-    """Return the client options stored in an entry's data."""
+def client_options(
+    hass: HomeAssistant, data: Mapping[str, Any], options: Mapping[str, Any] | None = None
+) -> ClientOptions:
+    """Return the client options stored in an entry's data and options."""
+    spec = family(data[CONF_FAMILY])
+    chosen = options or {}
     return ClientOptions(
         baudrate=data.get(CONF_BAUDRATE),
         devices=known_devices(data),
         profile_dirs=(user_profile_dir(hass),),
+        switches={
+            option.key: chosen[option.key] for option in spec.options if option.key in chosen
+        },
     )
 
 
-async def async_create_client(hass: HomeAssistant, data: Mapping[str, Any]) -> InverterClient:
-    """Return an unconnected client for entry data (profile files are read in the executor)."""
+async def async_create_client(
+    hass: HomeAssistant, data: Mapping[str, Any], options: Mapping[str, Any] | None = None
+) -> InverterClient:
+    """Return an unconnected client for an entry (profile files are read in the executor)."""
     return await hass.async_add_executor_job(
-        create_client, data[CONF_FAMILY], data[CONF_LINK], client_options(hass, data)
+        create_client, data[CONF_FAMILY], data[CONF_LINK], client_options(hass, data, options)
     )
 
 
 def session_settings(entry: ConfigEntry[Any]) -> SessionSettings:
     """Return how an entry's options ask the session to poll."""
     options = entry.options
-    scan_range = entry.data.get(CONF_SCAN_RANGE) or family(entry.data[CONF_FAMILY]).scan_range
-    addresses = () if scan_range is None else tuple(range(scan_range[0], scan_range[1] + 1))
+    spec = family(entry.data[CONF_FAMILY])
+    scan_range = entry.data.get(CONF_SCAN_RANGE) or spec.scan_range
+    addresses = (
+        spec.rescan_addresses
+        if scan_range is None
+        else tuple(range(scan_range[0], scan_range[1] + 1))
+    )
     return SessionSettings(
         scan_interval=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S),
         slow_interval=options.get(CONF_SLOW_INTERVAL, DEFAULT_SLOW_INTERVAL_S),
@@ -86,7 +100,7 @@ def session_settings(entry: ConfigEntry[Any]) -> SessionSettings:
 
 async def async_create_session(hass: HomeAssistant, entry: ConfigEntry[Any]) -> LinkSession:
     """Return an unstarted session for an entry; its write log outlives reloads."""
-    client = await async_create_client(hass, entry.data)
+    client = await async_create_client(hass, entry.data, entry.options)
     return LinkSession(
         client, session_settings(entry), write_log=write_log_of(hass, entry.entry_id)
     )

@@ -479,6 +479,18 @@ async def test_reconfigure_refuses_another_device(hass: HomeAssistant, probe: As
                 "expert",
             },
         ),
+        (
+            "xcom",
+            {
+                "scan_interval",
+                "slow_interval",
+                "probe_interval",
+                "rescan",
+                "rescan_interval",
+                "expert",
+                "write_to_flash",
+            },
+        ),
     ],
 )
 async def test_options(hass: HomeAssistant, family: str, fields: set[str]) -> None:
@@ -500,9 +512,12 @@ async def test_options(hass: HomeAssistant, family: str, fields: set[str]) -> No
         "probe_interval": 120,
         "expert": True,
     }
-    if family == "modbus":
+    if family != "pi30":
         user_input |= {"rescan": True, "rescan_interval": 1800.0}
         expected |= {"rescan": True, "rescan_interval": 1800}
+    if family == "xcom":
+        user_input["write_to_flash"] = True
+        expected["write_to_flash"] = True
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == expected

@@ -165,3 +165,9 @@ def test_output_into_a_closed_pipe_is_not_an_error(
     ):
         assert main(["identify", "pi30", pi30_pty]) == 0
     assert redirected == [1]
+
+
+def test_serve_needs_a_broker(capsys: pytest.CaptureFixture[str]) -> None:
+    """`inverter serve` without --mqtt or --amqp says so and opens nothing."""
+    assert main(["serve", "pi30", "/dev/null"]) == 2
+    assert "serve needs --mqtt URL and/or --amqp URL" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from .errors import InverterError, LinkTimeoutError
 from .families import FAMILIES, create_client
 from .family import ClientOptions, KnownDevice
 from .model import DeviceIdentity, Point, Value, json_value
+from .relay.serve import add_arguments, serve
 from .session import DeviceState, LinkSession, SessionSettings
 
 
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         "hid:/dev/hidraw0, tcp://HOST:PORT, udp://HOST:PORT or rtu-over-tcp://HOST:PORT. "
         "Options may stand anywhere on the line.",
     )
-    parser.add_argument("action", choices=["identify", "read", "write"])
+    parser.add_argument("action", choices=["identify", "read", "write", "serve"])
     parser.add_argument("family", choices=sorted(FAMILIES))
     parser.add_argument("link")
     parser.add_argument("key", nargs="?", help="point key to write")
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--expert", action="store_true", help="allow expert settings and dangerous actions"
     )
+    # serve: run the link and relay it to MQTT and RabbitMQ until SIGTERM.
+    add_arguments(parser)
     return parser
 
 
@@ -59,6 +62,13 @@ def _options(args: argparse.Namespace) -> ClientOptions:
         ),
         profile_dirs=tuple(args.profile_dir),
     )
+
+
+def _session(args: argparse.Namespace) -> LinkSession:
+    """Return the unstarted session of the link the command line names."""
+    client = create_client(args.family, args.link, _options(args))
+    # Reading shows every point; expert mode only gates what a write may touch.
+    return LinkSession(client, SessionSettings(expert=args.expert or args.action == "read"))
 
 
 def _rounded(point: Point | None, value: Value) -> object:
@@ -84,10 +94,7 @@ def _chosen(session: LinkSession, serial_number: str | None) -> list[DeviceState
 
 
 async def _run(args: argparse.Namespace) -> object:
-    client = create_client(args.family, args.link, _options(args))
-    # Reading shows every point; expert mode only gates what a write may touch.
-    settings = SessionSettings(expert=args.expert or args.action == "read")
-    session = LinkSession(client, settings)
+    session = _session(args)
     try:
         await session.start()
         devices = _chosen(session, args.device)
@@ -126,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "write" and args.key is None:
         parser.error("write needs KEY (and VALUE, except for an action)")
     try:
+        if args.action == "serve":
+            return asyncio.run(serve(_session, args))
         result = asyncio.run(_run(args))
     except (InverterError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

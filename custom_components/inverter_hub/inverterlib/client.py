@@ -26,6 +26,10 @@ class InverterClient(ABC):
         """Close the link."""
         await self.link.close()
 
+    def diagnostics(self) -> dict[str, object]:
+        """Return counters a maintainer may need (flash writes, restarts); none by default."""
+        return {}
+
     @abstractmethod
     async def identify(self) -> list[DeviceIdentity]:
         """Probe the link and return the devices found on it (learning their dialect)."""

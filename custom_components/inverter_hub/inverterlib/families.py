@@ -12,8 +12,11 @@ from .modbus.spec import SPEC as MODBUS
 from .model import Point
 from .pi30.spec import SPEC as PI30
 from .transport.url import parse_link
+from .xcom.spec import SPEC as XCOM
 
-FAMILIES: Mapping[str, FamilySpec] = MappingProxyType({spec.id: spec for spec in (PI30, MODBUS)})
+FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
+    {spec.id: spec for spec in (PI30, MODBUS, XCOM)}
+)
 
 
 def family(family_id: str) -> FamilySpec:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import InverterClient
@@ -33,12 +33,26 @@ class KnownDevice:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class FamilyOption:
+    """A switch of a family's client a user may turn on (an option of the entry)."""
+
+    key: str
+    default: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ClientOptions:
     """What a user may set about a link beyond its address."""
 
     baudrate: int | None = None
     devices: Sequence[KnownDevice] = ()
     profile_dirs: Sequence[Path] = ()
+    # The values of the family's own options (FamilySpec.options), by key.
+    switches: Mapping[str, bool] = field(default_factory=dict)
+
+    def switch(self, option: FamilyOption) -> bool:
+        """Return the value of a family option, or its default."""
+        return self.switches.get(option.key, option.default)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +66,9 @@ class FamilySpec:
     points: Callable[[], Iterable[Point]]
     # The bus addresses offered for a scan; None where the family finds its devices itself.
     scan_range: tuple[int, int] | None = None
+    # Where a rescan for devices that joined later looks when the entry has no scan range.
+    rescan_addresses: tuple[int, ...] = ()
+    options: tuple[FamilyOption, ...] = ()
     usb_ids: tuple[tuple[int, int], ...] = ()
     baudrates: tuple[int, ...] = (2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
@@ -59,6 +76,11 @@ class FamilySpec:
     def link_kinds(self) -> tuple[LinkKind, ...]:
         """Return the kinds of link this family runs over."""
         return tuple(defaults.kind for defaults in self.links)
+
+    @property
+    def rescans(self) -> bool:
+        """Return whether devices that join the link later can be found."""
+        return self.scan_range is not None or bool(self.rescan_addresses)
 
     @property
     def network_kinds(self) -> tuple[LinkKind, ...]:

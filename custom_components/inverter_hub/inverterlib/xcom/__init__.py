@@ -1,0 +1,1 @@
+"""The Studer Innotec family: Xtenders, VarioTrack, VarioString and BSP behind one Xcom."""

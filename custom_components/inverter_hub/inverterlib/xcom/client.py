@@ -1,0 +1,700 @@
+"""The Xcom client: find the Studer units behind one Xcom, read their infos, set parameters."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+import logging
+import math
+import time
+
+from ..client import InverterClient
+from ..errors import (
+    FrameError,
+    InverterError,
+    LinkTimeoutError,
+    ReadBackMismatchError,
+    UnknownPointError,
+    UnsupportedError,
+)
+from ..model import DeviceIdentity, Point, PointKind, Value
+from ..transport.base import Link
+from ..transport.serial import SerialSettings
+from ..validate import same_value
+from .catalogue import Binding, Catalogue, Route, system_catalogue, unit_catalogue
+from .codec import (
+    MULTI_INFO_MAX,
+    MULTI_INFO_OBJECT,
+    FrameFlags,
+    ObjectType,
+    Property,
+    Raw,
+    Service,
+    ServiceData,
+    XcomMessage,
+    decode_message,
+    decode_multi_info,
+    decode_value,
+    encode_multi_info,
+    encode_value,
+)
+from .data.messages import MESSAGES
+from .errors import ScomError, UnitUnreachableError, XcomRefusedError, XcomUnsupportedError
+from .kinds import (
+    BMS,
+    BSP,
+    KINDS,
+    UNIT_KINDS,
+    XCOM,
+    XCOM_ADDRESS,
+    XTENDER,
+    UnitKind,
+    fid_serial,
+    software_version,
+)
+from .objects import Datapoint, Format
+from .wire import BUSY_PAUSE, TIMEOUT, XcomWire
+
+_LOGGER = logging.getLogger(__name__)
+
+FAMILY = "xcom"
+MANUFACTURER = "Studer Innotec"
+SERIAL_SETTINGS = SerialSettings(38400, parity="E")
+# RS-232 point to point: no bus turnaround to wait for.
+GAP = 0.0
+SYSTEM = "system"
+# Infos fetched for other units in one multi-info request serve their reads for this long.
+PREFETCH_TTL = 2.0
+# The Xtender's ID Uout (info 3126) below this means a 120 Vac model with other limits.
+VOLTS_120_BELOW = 160.0
+_ID_UOUT = 3126
+# Writing this signal to the Xcom clears its "restarted" frame flag.
+_CLEAR_RESTART_FLAG = 5104
+_MESSAGE_LOG = 50
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Unit:
+    """A unit found behind the Xcom, and the points it has."""
+
+    kind: UnitKind
+    address: int
+    identity: DeviceIdentity
+    catalogue: Catalogue
+
+
+class XcomClient(InverterClient):
+    """Talk SCOM to an Xcom and to every Xtender, VarioTrack, VarioString and BSP behind it."""
+
+    family = FAMILY
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        flash: bool = False,
+        multi_info: bool | None = None,
+        busy_pause: float = BUSY_PAUSE,
+        prefetch_ttl: float = PREFETCH_TTL,
+    ) -> None:
+        """Bind to a link.
+
+        Parameters are written to RAM unless `flash` (each flash write wears the device's
+        memory, about 1000 writes). `multi_info` None detects whether the gateway batches
+        user infos (an Xcom-LAN/GSM feature of recent firmware).
+        """
+        super().__init__(link)
+        self.wire = XcomWire(link, busy_pause=busy_pause)
+        self.flash = flash
+        self.flash_writes = 0
+        self.multi_info = multi_info
+        self.prefetch_ttl = prefetch_ttl
+        self.info_property = Property.VALUE
+        self.units: dict[int, Unit] = {}
+        self.unreachable: set[int] = set()
+        self.messages: deque[XcomMessage] = deque(maxlen=_MESSAGE_LOG)
+        self.restarts = 0
+        self._system: DeviceIdentity | None = None
+        self._ram_unsupported: set[int] = set()
+        self._missing: set[tuple[int, int]] = set()
+        self._wanted_infos: dict[int, tuple[int, ...]] = {}
+        self._prefetched: dict[tuple[int, int], tuple[Raw, float]] = {}
+        self._restart_seen = False
+        self._follow_up = False
+
+    # Transactions -------------------------------------------------------------------------
+
+    async def _transact(
+        self,
+        address: int,
+        request: ServiceData,
+        what: str,
+        *,
+        retry: bool = True,
+        track: bool = True,
+    ) -> bytes:
+        """Send one request and return the value it reads; then act on the Xcom's flags.
+
+        `track` records a unit that stops or starts answering (not while probing addresses).
+        """
+        try:
+            reply = await self.wire.transact(address, request, what=what, retry=retry)
+        except UnitUnreachableError:
+            if track and address not in self.unreachable:
+                _LOGGER.warning("unit %d behind %s stopped answering", address, self._where)
+                self.unreachable.add(address)
+            raise
+        self._answered(address)
+        await self._heed_flags()
+        return reply.value
+
+    def _answered(self, address: int) -> None:
+        if address in self.unreachable:
+            _LOGGER.info("unit %d behind %s answers again", address, self._where)
+            self.unreachable.discard(address)
+
+    @property
+    def _where(self) -> str:
+        return self.link.description
+
+    async def _heed_flags(self) -> None:
+        """Count a restart of the Xcom and fetch a pending message, once each."""
+        flags = self.wire.flags
+        if self._follow_up:
+            return
+        self._follow_up = True
+        try:
+            if FrameFlags.RESTARTED in flags and not self._restart_seen:
+                self._restart_seen = True
+                self.restarts += 1
+                # Before any unit is known this is the flag left from power-up, not news.
+                _LOGGER.log(
+                    logging.WARNING if self.units else logging.INFO,
+                    "the Xcom on %s restarted; parameters written to RAM may be lost",
+                    self._where,
+                )
+                await self._signal(XCOM_ADDRESS, _CLEAR_RESTART_FLAG, "clear the restart flag")
+            elif FrameFlags.RESTARTED not in flags:
+                self._restart_seen = False
+            if FrameFlags.MESSAGE_PENDING in flags:
+                await self._fetch_message()
+        except InverterError as err:
+            _LOGGER.debug("follow-up on the Xcom's flags failed: %s", err)
+        finally:
+            self._follow_up = False
+
+    async def _signal(self, address: int, number: int, what: str) -> None:
+        request = ServiceData(
+            service=Service.WRITE,
+            object_type=ObjectType.PARAMETER,
+            object_id=number,
+            property_id=Property.VALUE_QSP,
+            value=encode_value(Format.INT32, 1),
+        )
+        await self._transact(address, request, what, retry=False)
+
+    async def _fetch_message(self) -> None:
+        """Read the newest message of the Xcom's log (reading it clears the pending flag)."""
+        request = ServiceData(
+            service=Service.READ,
+            object_type=ObjectType.MESSAGE,
+            object_id=0,
+            property_id=Property.MESSAGE,
+        )
+        message = decode_message(await self._transact(XCOM_ADDRESS, request, "read message"))
+        self.messages.append(message)
+        _LOGGER.info("message from unit %d: %s", message.source, message_text(message))
+
+    async def _read_object(
+        self,
+        address: int,
+        datapoint: Datapoint,
+        *,
+        property_id: Property | None = None,
+        track: bool = True,
+    ) -> Raw | None:
+        """Read one info or parameter value (None: the unit has no usable value now)."""
+        if datapoint.parameter:
+            object_type = ObjectType.PARAMETER
+            if property_id is None:
+                property_id = (
+                    Property.VALUE_QSP
+                    if address in self._ram_unsupported
+                    else Property.UNSAVED_VALUE_QSP
+                )
+        else:
+            object_type, property_id = ObjectType.INFO, self.info_property
+        request = ServiceData(
+            service=Service.READ,
+            object_type=object_type,
+            object_id=datapoint.number,
+            property_id=property_id,
+        )
+        what = f"read {datapoint.number}"
+        try:
+            data = await self._transact(address, request, what, track=track)
+        except XcomUnsupportedError as err:
+            if err.scom_code != ScomError.PROPERTY_NOT_SUPPORTED:
+                raise
+            if property_id is Property.UNSAVED_VALUE_QSP:
+                # Firmware before 1.6.12 has no RAM copy; its value is the flash one.
+                self._ram_unsupported.add(address)
+                return await self._read_object(address, datapoint, track=track)
+            if property_id is Property.VALUE and not datapoint.parameter:
+                # The specification reads infos with property 1; some gateways want 5.
+                self.info_property = Property.VALUE_QSP
+                return await self._read_object(address, datapoint, track=track)
+            raise
+        try:
+            return decode_value(datapoint.format, data)
+        except FrameError as err:
+            # A NaN or a misfit length is a value the unit does not have now, not a broken link.
+            _LOGGER.debug("unit %d, %d: %s", address, datapoint.number, err)
+            return None
+
+    async def _read_info(self, address: int, kind: UnitKind, number: int) -> Raw | None:
+        """Read an identity info; None where the unit does not have it."""
+        datapoint = _info(kind, number)
+        try:
+            return await self._read_object(address, datapoint)
+        except (XcomUnsupportedError, UnitUnreachableError) as err:
+            _LOGGER.debug("unit %d has no info %d: %s", address, number, err)
+            return None
+
+    # Finding units ------------------------------------------------------------------------
+
+    async def _probe(self, kind: UnitKind, address: int) -> bool:
+        """Return whether a unit of this kind answers at the address."""
+        try:
+            probe = _parameter(XCOM, kind.probe) if kind is XCOM else _info(kind, kind.probe)
+            await self._read_object(address, probe, track=False)
+        except UnitUnreachableError:
+            return False
+        except LinkTimeoutError:
+            if kind is XCOM:
+                raise
+            # The Xcom answers for absent units; silence here is a unit that hung.
+            _LOGGER.info("address %d did not answer its probe", address)
+            return False
+        except XcomUnsupportedError:
+            return False
+        return True
+
+    async def _find(self, address: int) -> Unit | None:
+        """Return the unit at an address, identified, or None when nothing answers there."""
+        for kind in _kinds_at(address):
+            if await self._probe(kind, address):
+                return await self._identified(kind, address)
+        return None
+
+    async def _identified(self, kind: UnitKind, address: int) -> Unit:
+        model_code = (
+            await self._read_info(address, kind, kind.model_info) if kind.model_info else None
+        )
+        software = fid = None
+        if kind.software is not None:
+            msb, lsb = [await self._read_info(address, kind, n) for n in kind.software]
+            if msb is not None and lsb is not None:
+                software = software_version(float(msb), float(lsb))
+        if kind.fid is not None:
+            msb, lsb = [await self._read_info(address, kind, n) for n in kind.fid]
+            if msb is not None and lsb is not None:
+                fid = fid_serial(float(msb), float(lsb))
+        volts_120 = False
+        if kind is XTENDER:
+            nominal = await self._read_info(address, kind, _ID_UOUT)
+            volts_120 = nominal is not None and 0 < float(nominal) < VOLTS_120_BELOW
+        profile = f"{kind.id}_120v" if volts_120 else kind.id
+        model = kind.model(None if model_code is None else int(model_code))
+        details = {"kind": kind.id, "index": str(kind.index(address))}
+        if fid is None:
+            details["serial_source"] = "derived"
+        identity = DeviceIdentity(
+            serial_number=fid or f"{kind.id}-{address}",
+            family=FAMILY,
+            model=model,
+            manufacturer=MANUFACTURER,
+            address=str(address),
+            firmware=software,
+            profile=profile,
+            details=details,
+        )
+        catalogue = unit_catalogue(kind, volts_120=volts_120)
+        return Unit(kind=kind, address=address, identity=identity, catalogue=catalogue)
+
+    async def identify(self) -> list[DeviceIdentity]:
+        """Find the Xcom and every unit behind it; return the system first, then the units."""
+        self.units.clear()
+        self._prefetched.clear()
+        gateway = await self._probe(XCOM, XCOM_ADDRESS)
+        for kind in UNIT_KINDS:
+            for address in kind.addresses:
+                if (unit := await self._find(address)) is not None:
+                    self.units[address] = unit
+        if not self.units:
+            raise UnsupportedError(f"no Studer unit answered behind the Xcom on {self._where}")
+        first = next(iter(self.units.values())).identity
+        kinds = sorted({unit.kind.id for unit in self.units.values()})
+        self._system = DeviceIdentity(
+            serial_number=f"xcom-{first.serial_number}",
+            family=FAMILY,
+            model="Xcom system" if gateway else "Studer system",
+            manufacturer=MANUFACTURER,
+            address=str(XCOM_ADDRESS),
+            profile=SYSTEM,
+            details={"kinds": ",".join(kinds)},
+        )
+        self.units = {
+            address: _with_parent(unit, self._system.serial_number)
+            for address, unit in self.units.items()
+        }
+        if self.multi_info is None:
+            self.multi_info = await self._detect_multi_info()
+        return [self._system, *(unit.identity for unit in self.units.values())]
+
+    def diagnostics(self) -> dict[str, object]:
+        """Return how often flash was written and the Xcom restarted, and the write target."""
+        return {
+            "write_target": "flash" if self.flash else "ram",
+            "flash_writes": self.flash_writes,
+            "xcom_restarts": self.restarts,
+            "multi_info": self.multi_info,
+        }
+
+    async def scan(self, addresses: Iterable[int]) -> list[DeviceIdentity]:
+        """Return units that answer at these addresses and were not known yet."""
+        found: list[DeviceIdentity] = []
+        parent = self._system.serial_number if self._system else None
+        for address in addresses:
+            if address in self.units or not _kinds_at(address):
+                continue
+            unit = await self._find(address)
+            if unit is None:
+                continue
+            unit = _with_parent(unit, parent)
+            self.units[address] = unit
+            found.append(unit.identity)
+        return found
+
+    async def _detect_multi_info(self) -> bool:
+        """Return whether the gateway answers a multi-info request."""
+        unit = next(iter(self.units.values()))
+        try:
+            await self._multi_info([(unit.kind.probe, unit.kind.index(unit.address))])
+        except (XcomUnsupportedError, XcomRefusedError, LinkTimeoutError, FrameError) as err:
+            _LOGGER.debug("no multi-info on %s: %s", self._where, err)
+            return False
+        return True
+
+    # Catalogues ---------------------------------------------------------------------------
+
+    def _catalogue(self, device: DeviceIdentity) -> Catalogue:
+        if device.profile == SYSTEM:
+            kinds = device.details.get("kinds", "")
+            return system_catalogue(frozenset(filter(None, kinds.split(","))))
+        kind_id, _, variant = (device.profile or "").partition("_")
+        kind = KINDS.get(kind_id)
+        if kind is None:
+            raise UnsupportedError(f"{device.title} is not a Studer unit this library knows")
+        return unit_catalogue(kind, volts_120=variant == "120v")
+
+    def catalogue(self, device: DeviceIdentity) -> Sequence[Point]:
+        """Return the points of a unit, or of the system (group settings and totals)."""
+        return self._catalogue(device).points
+
+    def _binding(self, catalogue: Catalogue, key: str) -> Binding:
+        try:
+            return catalogue.bindings[key]
+        except KeyError:
+            raise UnknownPointError(f"no point {key!r}", key=key) from None
+
+    def _units_of(self, kind: UnitKind) -> list[int]:
+        return [address for address, unit in self.units.items() if unit.kind is kind]
+
+    # Reading ------------------------------------------------------------------------------
+
+    async def read(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
+        """Read the named points of one device."""
+        if device.profile == SYSTEM:
+            return await self._read_system(device, keys)
+        address = int(device.address)
+        values = await self.read_many({address: keys})
+        result = values[address]
+        if isinstance(result, InverterError):
+            raise result
+        return result
+
+    async def read_many(
+        self, wanted: Mapping[int, Collection[str]]
+    ) -> dict[int, dict[str, Value] | InverterError]:
+        """Read points of several units (by address); a unit that fails gets its error.
+
+        User infos of every unit go into as few multi-info requests as the gateway allows;
+        parameters are read one by one.
+        """
+        results: dict[int, dict[str, Value] | InverterError] = {}
+        infos: dict[int, list[Binding]] = {}
+        for address, keys in wanted.items():
+            unit = self.units.get(address)
+            if unit is None:
+                results[address] = UnsupportedError(f"no unit at address {address}; identify first")
+                continue
+            bindings = [self._binding(unit.catalogue, key) for key in keys]
+            infos[address] = [b for b in bindings if not b.datapoint.parameter]
+            results[address] = {}
+            self._wanted_infos[address] = tuple(b.datapoint.number for b in infos[address])
+        raws = await self._read_infos(infos, results)
+        for address, keys in wanted.items():
+            values = results[address]
+            if isinstance(values, InverterError):
+                continue
+            unit = self.units[address]
+            try:
+                for key in keys:
+                    binding = unit.catalogue.bindings[key]
+                    raw = raws.get((address, binding.datapoint.number))
+                    if binding.datapoint.parameter:
+                        raw = await self._read_known(address, binding.datapoint)
+                    if raw is not None and (value := binding.decode(raw)) is not None:
+                        values[key] = value
+            except UnitUnreachableError as err:
+                results[address] = err
+        return results
+
+    async def _read_known(self, address: int, datapoint: Datapoint) -> Raw | None:
+        """Read a value, or None (remembered) where the unit lacks the object."""
+        if (address, datapoint.number) in self._missing:
+            return None
+        try:
+            return await self._read_object(address, datapoint)
+        except XcomUnsupportedError as err:
+            _LOGGER.info("unit %d lacks %d (%s); not asked again", address, datapoint.number, err)
+            self._missing.add((address, datapoint.number))
+            return None
+
+    async def _read_infos(
+        self,
+        infos: Mapping[int, list[Binding]],
+        results: dict[int, dict[str, Value] | InverterError],
+    ) -> dict[tuple[int, int], Raw]:
+        """Return the raw values of the infos asked (unit address, info number)."""
+        raws: dict[tuple[int, int], Raw] = {}
+        now = time.monotonic()
+        asked: list[tuple[int, Datapoint]] = []
+        for address, bindings in infos.items():
+            for binding in bindings:
+                number = binding.datapoint.number
+                cached = self._prefetched.pop((address, number), None)
+                if cached is not None and now - cached[1] <= self.prefetch_ttl:
+                    raws[(address, number)] = cached[0]
+                else:
+                    asked.append((address, binding.datapoint))
+        if not asked:
+            return raws
+        if self.multi_info:
+            return raws | await self._read_batched(asked, results)
+        for address, datapoint in asked:
+            if isinstance(results.get(address), InverterError):
+                continue
+            try:
+                raw = await self._read_known(address, datapoint)
+            except UnitUnreachableError as err:
+                results[address] = err
+                continue
+            if raw is not None:
+                raws[(address, datapoint.number)] = raw
+        return raws
+
+    async def _read_batched(
+        self,
+        asked: list[tuple[int, Datapoint]],
+        results: dict[int, dict[str, Value] | InverterError],
+    ) -> dict[tuple[int, int], Raw]:
+        """Read infos by multi-info, topping requests up with infos other units will want."""
+        items = [(address, datapoint.number) for address, datapoint in asked]
+        wanted = set(items)
+        for address, numbers in self._wanted_infos.items():
+            if address in self.unreachable or address not in self.units:
+                continue
+            items.extend((address, n) for n in numbers if (address, n) not in wanted)
+        raws: dict[tuple[int, int], Raw] = {}
+        for start in range(0, len(items), MULTI_INFO_MAX):
+            chunk = items[start : start + MULTI_INFO_MAX]
+            if not wanted.intersection(chunk):
+                break
+            batch = [(n, self.units[a].kind.index(a)) for a, n in chunk]
+            answers = await self._multi_info(batch)
+            for (address, number), answer in zip(chunk, answers, strict=True):
+                if math.isfinite(answer):
+                    raws[(address, number)] = answer
+        now = time.monotonic()
+        for item, raw in raws.items():
+            if item not in wanted:
+                self._prefetched[item] = (raw, now)
+        # A unit all of whose infos came back empty may be gone: one plain read tells.
+        for address in {address for address, _ in asked}:
+            mine = [dp for a, dp in asked if a == address]
+            if any((address, dp.number) in raws for dp in mine):
+                self._answered(address)
+                continue
+            try:
+                single = await self._read_known(address, mine[0])
+            except UnitUnreachableError as err:
+                results[address] = err
+                continue
+            if single is not None:
+                raws[(address, mine[0].number)] = single
+        return {item: raw for item, raw in raws.items() if item in wanted}
+
+    async def _multi_info(self, items: list[tuple[int, int]]) -> list[float]:
+        """Ask the gateway for (info, device index) items; return their values in order."""
+        request = ServiceData(
+            service=Service.READ,
+            object_type=ObjectType.MULTI_INFO,
+            object_id=MULTI_INFO_OBJECT,
+            property_id=Property.VALUE,
+            value=encode_multi_info(items),
+        )
+        data = await self._transact(XCOM_ADDRESS, request, f"multi-info of {len(items)}")
+        reply = decode_multi_info(data)
+        answered = {(v.info, v.aggregation): v.value for v in reply.values}
+        return [answered.get(item, math.nan) for item in items]
+
+    async def _read_system(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
+        catalogue = self._catalogue(device)
+        values: dict[str, Value] = {}
+        for key in keys:
+            if key in catalogue.totals:
+                total = await self._total(catalogue, key)
+                if total is not None:
+                    values[key] = total
+            elif key == "last_message":
+                if self.messages:
+                    values[key] = message_text(self.messages[-1])
+            else:
+                binding = self._binding(catalogue, key)
+                value = await self._read_binding(binding)
+                if value is not None:
+                    values[key] = value
+        return values
+
+    async def _total(self, catalogue: Catalogue, key: str) -> float | None:
+        """Return a sum over units, or None when a unit of it did not answer."""
+        total = catalogue.totals[key]
+        wanted: dict[int, list[Binding]] = {}
+        for kind, number, _ in total.parts:
+            for address in self._units_of(kind):
+                wanted[address] = [self.units[address].catalogue.infos[number]]
+        results: dict[int, dict[str, Value] | InverterError] = {}
+        raws = await self._read_infos(wanted, results)
+        if len(raws) != len(wanted):
+            return None
+        scales = {number: scale for _, number, scale in total.parts}
+        return round(sum(float(raw) * scales[number] for (_, number), raw in raws.items()))
+
+    async def _read_binding(self, binding: Binding) -> Value | None:
+        """Read a system setting: the Xcom's own, or one every unit of a group must agree on."""
+        if binding.route is Route.OWN:
+            raw = await self._read_known(XCOM_ADDRESS, binding.datapoint)
+            return None if raw is None else binding.decode(raw)
+        values = []
+        for address in self._units_of(binding.kind):
+            raw = await self._read_known(address, binding.datapoint)
+            values.append(None if raw is None else binding.decode(raw))
+        first = values[0] if values else None
+        # Units that disagree have no common value: nothing is published, a write proceeds.
+        if any(not same_value(binding.point, value, first) for value in values):
+            return None
+        return first
+
+    # Writing ------------------------------------------------------------------------------
+
+    async def write(self, device: DeviceIdentity, point: Point, value: Value) -> None:
+        """Write a validated setting (to RAM unless flash was chosen) or send an action."""
+        catalogue = self._catalogue(device)
+        binding = self._binding(catalogue, point.key)
+        if binding.point.kind is PointKind.READING:
+            raise UnsupportedError(f"{point.key} is read-only on a Studer unit", key=point.key)
+        datapoint = binding.datapoint
+        if device.profile != SYSTEM:
+            address = int(device.address)
+        elif binding.route is Route.GROUP and binding.kind.group is not None:
+            address = binding.kind.group
+        else:
+            address = XCOM_ADDRESS
+        raw = binding.encode(value)
+        action = binding.point.kind is PointKind.ACTION
+        flash = self.flash or action or address in self._ram_unsupported
+        if not flash and binding.route is Route.GROUP:
+            flash = any(a in self._ram_unsupported for a in self._units_of(binding.kind))
+        if flash and not (self.flash or action):
+            raise _no_ram(address, point.key)
+        request = ServiceData(
+            service=Service.WRITE,
+            object_type=ObjectType.PARAMETER,
+            object_id=datapoint.number,
+            property_id=Property.VALUE_QSP if flash else Property.UNSAVED_VALUE_QSP,
+            value=encode_value(datapoint.format, raw),
+        )
+        try:
+            await self._transact(address, request, f"write {datapoint.number}", retry=False)
+        except XcomUnsupportedError as err:
+            if flash or err.scom_code != ScomError.PROPERTY_NOT_SUPPORTED:
+                raise
+            if address in self.units:
+                self._ram_unsupported.add(address)
+            raise _no_ram(address, point.key) from err
+        if flash and not action:
+            self.flash_writes += 1
+        if binding.route is Route.GROUP and not action:
+            await self._check_group(binding, value)
+
+    async def _check_group(self, binding: Binding, value: Value) -> None:
+        """Read a multicast write back from every unit of the group."""
+        for address in self._units_of(binding.kind):
+            raw = await self._read_known(address, binding.datapoint)
+            actual = None if raw is None else binding.decode(raw)
+            if not same_value(binding.point, actual, value):
+                raise ReadBackMismatchError(
+                    f"unit {address} reads {binding.point.key} back as {actual!r}, not {value!r}",
+                    key=binding.point.key,
+                    expected=str(value),
+                    actual=str(actual),
+                )
+
+
+def _no_ram(address: int, key: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"address {address} keeps no RAM copy of parameters (firmware before 1.6.12); "
+        "allow flash writes to change it",
+        key=key,
+    )
+
+
+def message_text(message: XcomMessage) -> str:
+    """Return a message as text: its published wording and the unit that sent it."""
+    text = MESSAGES.get(message.code, f"Message {message.code:03d}")
+    return f"{text} (unit {message.source})"
+
+
+def _info(kind: UnitKind, number: int) -> Datapoint:
+    return next(datapoint for datapoint in kind.infos if datapoint.number == number)
+
+
+def _parameter(kind: UnitKind, number: int) -> Datapoint:
+    return next(datapoint for datapoint in kind.parameters if datapoint.number == number)
+
+
+def _kinds_at(address: int) -> tuple[UnitKind, ...]:
+    """Return the kinds a unit at this address may be (BMS is asked before BSP)."""
+    if address in BSP.addresses:
+        return (BMS, BSP)
+    return tuple(kind for kind in UNIT_KINDS if address in kind.addresses)
+
+
+def _with_parent(unit: Unit, parent: str | None) -> Unit:
+    return replace(unit, identity=replace(unit.identity, parent_serial=parent))
+
+
+__all__ = ["GAP", "SERIAL_SETTINGS", "TIMEOUT", "XcomClient"]

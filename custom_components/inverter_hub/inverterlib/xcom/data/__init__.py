@@ -1,0 +1,1 @@
+"""Studer's published object tables, one module per device family (generated)."""
