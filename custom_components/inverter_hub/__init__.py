@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
+from .bridge import async_start_relay
 from .const import CONF_DEVICES, DOMAIN, LOGGER
 from .coordinator import InverterConfigEntry, InverterCoordinator
 from .inverterlib.errors import InverterError
@@ -61,6 +62,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> 
     entry.runtime_data = coordinator
     _adopt_identity(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    coordinator.relay = await async_start_relay(hass, entry)
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(_async_reload_entry))
     return True

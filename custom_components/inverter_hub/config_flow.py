@@ -15,11 +15,22 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
+from .bridge import (
+    CONF_RELAY,
+    CONF_RELAY_AMQP,
+    CONF_RELAY_BASE_TOPIC,
+    CONF_RELAY_COMMANDS,
+    CONF_RELAY_EXCHANGE,
+    CONF_RELAY_KEYS,
+    CONF_RELAY_MQTT,
+    relay_enabled,
+)
 from .const import (
     CONF_BAUDRATE,
     CONF_DEVICES,
@@ -43,6 +54,8 @@ from .inverterlib.errors import InverterError, LinkTimeoutError, UnsupportedErro
 from .inverterlib.families import FAMILIES, family
 from .inverterlib.family import FamilySpec, KnownDevice
 from .inverterlib.model import DeviceIdentity
+from .inverterlib.relay.amqp import DEFAULT_EXCHANGE
+from .inverterlib.relay.bus import DEFAULT_BASE_TOPIC
 from .inverterlib.transport.hid import async_list_hid_devices
 from .inverterlib.transport.serial import list_serial_ports
 from .inverterlib.transport.url import parse_link
@@ -412,6 +425,38 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
             }
         )
 
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Ask for new broker credentials after the relay's broker refused them."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take the broker URL with its new user and password."""
+        entry = self._get_reauth_entry()
+        relay = dict(entry.options.get(CONF_RELAY, {}))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            relay[CONF_RELAY_AMQP] = user_input[CONF_RELAY_AMQP]
+            errors = _relay_errors(self.hass, relay)
+            if not errors:
+                return self.async_update_reload_and_abort(
+                    entry, options={**entry.options, CONF_RELAY: relay}
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_RELAY_AMQP): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors={"base": errors[CONF_RELAY]} if errors else {},
+            description_placeholders={"title": entry.title},
+        )
+
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
         """Handle a plugged-in inverter whose USB id a family lists."""
         vendor, product = int(discovery_info.vid, 16), int(discovery_info.pid, 16)
@@ -460,21 +505,53 @@ async def _usb_link(discovery_info: UsbServiceInfo) -> str:
     return discovery_info.device
 
 
+def _relay_section(defaults: Mapping[str, Any]) -> section:
+    """Return the relay's part of the options form."""
+    text = selector.TextSelector()
+    return section(
+        vol.Schema(
+            {
+                vol.Required(CONF_RELAY_MQTT, default=False): selector.BooleanSelector(),
+                vol.Optional(CONF_RELAY_AMQP): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+                ),
+                vol.Required(CONF_RELAY_BASE_TOPIC, default=DEFAULT_BASE_TOPIC): text,
+                vol.Required(CONF_RELAY_EXCHANGE, default=DEFAULT_EXCHANGE): text,
+                vol.Required(CONF_RELAY_COMMANDS, default=False): selector.BooleanSelector(),
+                vol.Optional(CONF_RELAY_KEYS): text,
+            }
+        ),
+        {"collapsed": not relay_enabled({CONF_RELAY: defaults})},
+    )
+
+
+def _relay_errors(hass: HomeAssistant, relay: Mapping[str, Any]) -> dict[str, str]:
+    """Return what is wrong with the relay's options, by field."""
+    url = relay.get(CONF_RELAY_AMQP)
+    if url and not str(url).startswith(("amqp://", "amqps://")):
+        return {CONF_RELAY: "invalid_amqp_url"}
+    if relay.get(CONF_RELAY_MQTT) and not hass.config_entries.async_entries("mqtt"):
+        return {CONF_RELAY: "mqtt_not_configured"}
+    return {}
+
+
 class InverterHubOptionsFlow(_OptionsFlowBase):
-    """Change polling intervals, rescans and expert mode."""
+    """Change polling intervals, rescans, expert mode and the relay."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            options = {
+            relay = dict(user_input.pop(CONF_RELAY, {}))
+            options: dict[str, Any] = {
                 key: value if isinstance(value, bool) else int(value)
                 for key, value in user_input.items()
             }
             if options[CONF_SLOW_INTERVAL] < options[CONF_SCAN_INTERVAL]:
                 errors[CONF_SLOW_INTERVAL] = "slow_below_live"
-            else:
-                return self.async_create_entry(data=options)
+            errors.update(_relay_errors(self.hass, relay))
+            if not errors:
+                return self.async_create_entry(data={**options, CONF_RELAY: relay})
         seconds = selector.NumberSelectorConfig(
             min=5, max=86400, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
         )
@@ -498,6 +575,9 @@ class InverterHubOptionsFlow(_OptionsFlowBase):
         fields[vol.Required(CONF_EXPERT, default=False)] = selector.BooleanSelector()
         for option in spec.options:
             fields[vol.Required(option.key, default=option.default)] = selector.BooleanSelector()
+        fields[vol.Optional(CONF_RELAY, default={})] = _relay_section(
+            self.config_entry.options.get(CONF_RELAY, {})
+        )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(

@@ -17,6 +17,7 @@ from homeassistant.util.hass_dict import HassKey
 from .const import DOMAIN, LOGGER
 from .inverterlib.errors import InverterError, LinkError, LinkTimeoutError, ValidationError
 from .inverterlib.model import DeviceIdentity
+from .inverterlib.relay import Relay
 from .inverterlib.session import WRITE_LOG_SIZE, DeviceState, LinkSession
 from .inverterlib.writer import WriteRecord
 from .repairs import async_check_port
@@ -61,6 +62,8 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         """Set up the coordinator for one link."""
         self.session = session
         self.translated_keys = translated_keys
+        # The relay of this entry's session to MQTT / RabbitMQ, when the options turn it on.
+        self.relay: Relay | None = None
         self._link_down = False
         super().__init__(
             hass,
@@ -147,6 +150,9 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self.config_entry.async_on_unload(self.session.on_device_added(callback_))
 
     async def async_shutdown(self) -> None:
-        """Stop polling and close the link."""
+        """Stop the relay and polling, and close the link."""
+        if self.relay is not None:
+            await self.relay.close()
+            self.relay = None
         await super().async_shutdown()
         await self.session.close()

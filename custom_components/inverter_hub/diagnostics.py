@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 
 from .coordinator import InverterConfigEntry
 
-TO_REDACT = {"serial_number", "parent_serial", "unique_id", "serial", "title"}
+TO_REDACT = {"serial_number", "parent_serial", "unique_id", "serial", "title", "amqp_url"}
 
 
 def _redact_serials(text: str, serials: set[str]) -> str:
@@ -24,6 +24,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return what a maintainer needs to understand a problem, serial numbers removed."""
     session = entry.runtime_data.session
+    relay = entry.runtime_data.relay
     link = session.client.link
     serials = set(session.devices)
     devices = [
@@ -47,7 +48,7 @@ async def async_get_config_entry_diagnostics(
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "link": {
             "family": session.client.family,
@@ -62,6 +63,7 @@ async def async_get_config_entry_diagnostics(
             "errors": session.health.errors,
             "link_error": session.link_error and str(session.link_error),
         },
+        "relay": relay and {bus.name: bus.connected for bus in relay.buses},
         "devices": devices,
         "writes": writes,
     }

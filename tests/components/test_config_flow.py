@@ -499,7 +499,7 @@ async def test_options(hass: HomeAssistant, family: str, fields: set[str]) -> No
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert {str(key) for key in result["data_schema"].schema} == fields
+    assert {str(key) for key in result["data_schema"].schema} == {*fields, "relay"}
     user_input: dict[str, Any] = {
         "scan_interval": 15.0,
         "slow_interval": 600.0,
@@ -520,7 +520,9 @@ async def test_options(hass: HomeAssistant, family: str, fields: set[str]) -> No
         expected["write_to_flash"] = True
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == expected
+    relay = entry.options["relay"]
+    assert entry.options == {**expected, "relay": relay}
+    assert (relay["mqtt"], relay["commands"], relay["base_topic"]) == (False, False, "inverter_hub")
 
 
 async def test_options_refuse_slow_below_live(hass: HomeAssistant) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import partial
@@ -65,8 +66,9 @@ class AmqpBus:
         exchange: str = DEFAULT_EXCHANGE,
         ssl_context: ssl.SSLContext | None = None,
         retry: Backoff | None = None,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> None:
-        """Remember the broker and the exchange to declare."""
+        """Remember the broker and the exchange to declare; `on_error` hears failed attempts."""
         if not url.startswith(("amqp://", "amqps://")):
             raise ValueError(f"not an AMQP broker URL: {redact(url)}")
         if uses_tls(url) and ssl_context is None:
@@ -76,6 +78,7 @@ class AmqpBus:
         self.exchange = exchange
         self.ssl_context = ssl_context if uses_tls(url) else None
         self.retry = retry or Backoff()
+        self._on_error = on_error
         self._outbox = Outbox()
         self._serials: list[str] = []
         self._link: _Link | None = None
@@ -137,6 +140,8 @@ class AmqpBus:
             except CONNECTION_EXCEPTIONS as err:
                 if not backoff.failures:
                     _LOGGER.warning("AMQP broker %s unreachable: %s; retrying", self.url, err)
+                if self._on_error is not None:
+                    self._on_error(err)
             await asyncio.sleep(backoff.next_delay())
 
     async def _session(self, backoff: Backoff) -> None:

@@ -18,9 +18,9 @@ from ..model import Point, Value
 from ..session import SessionListener
 from ..writer import WriteRecord
 from .amqp import AmqpBus
-from .bus import Channel, RelayBus
+from .bus import Channel, RelayBus, topic
 from .core import Relay, RelayDevice, RelayOptions, RelaySession
-from .mqtt import NO_DELAY, MqttBus, mqtt_address, topic
+from .mqtt import NO_DELAY, MqttBus, mqtt_address
 from .store import CommandStore
 
 CONNECT_TIMEOUT = 30.0

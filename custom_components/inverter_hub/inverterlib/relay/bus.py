@@ -25,6 +25,7 @@ class Channel(StrEnum):
     RESULT = "result"
 
 
+DEFAULT_BASE_TOPIC = "inverter_hub"
 ONLINE = b"online"
 OFFLINE = b"offline"
 
@@ -54,6 +55,11 @@ class RelayBus(Protocol):
 
     async def close(self) -> None:
         """Send what is queued (briefly), then disconnect."""
+
+
+def topic(base: str, serial_number: str, channel: Channel) -> str:
+    """Return the MQTT topic of a device's channel."""
+    return f"{base}/{serial_number}/{channel}"
 
 
 @dataclass(kw_only=True, slots=True)

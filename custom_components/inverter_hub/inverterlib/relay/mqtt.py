@@ -13,12 +13,21 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from .bus import OFFLINE, Backoff, Channel, CommandHandler, ConnectionCallback, redact, uses_tls
+from .bus import (
+    DEFAULT_BASE_TOPIC,
+    OFFLINE,
+    Backoff,
+    Channel,
+    CommandHandler,
+    ConnectionCallback,
+    redact,
+    topic,
+    uses_tls,
+)
 from .outbox import Outbox
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_BASE_TOPIC = "inverter_hub"
 QOS = 1
 # Commands and results are small and waited for; Nagle's delay would add tens of ms to each.
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -50,11 +59,6 @@ def mqtt_address(url: str) -> MqttAddress:
         password=unquote(parts.password) if parts.password is not None else None,
         tls=tls,
     )
-
-
-def topic(base: str, serial_number: str, channel: Channel) -> str:
-    """Return the MQTT topic of a device's channel."""
-    return f"{base}/{serial_number}/{channel}"
 
 
 class MqttBus:

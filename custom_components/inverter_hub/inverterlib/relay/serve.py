@@ -16,9 +16,9 @@ from typing import Protocol
 
 from ..errors import InverterError
 from .amqp import DEFAULT_EXCHANGE, AmqpBus
-from .bus import RelayBus, uses_tls
+from .bus import DEFAULT_BASE_TOPIC, RelayBus, uses_tls
 from .core import Relay, RelayOptions, RelaySession
-from .mqtt import DEFAULT_BASE_TOPIC, MqttBus
+from .mqtt import MqttBus
 from .store import CommandStore
 
 _LOGGER = logging.getLogger(__name__)
