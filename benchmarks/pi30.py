@@ -23,6 +23,7 @@ from inverterlib.pi30.client import (
     Pi30Client,
 )
 from inverterlib.transport.serial import SerialLink
+
 from simulators.pi30 import BITS_PER_BYTE, Pi30Simulator, Stats
 
 BAUD = 2400

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from inverterlib.relay.bench import measure_round_trips
 import pytest
+
+from benchmarks.relay import measure_round_trips
 
 from .conftest import Pi30Harness
 from .relay_support import AMQP_URL, pi30_session, serial_of, writes

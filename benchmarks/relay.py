@@ -1,27 +1,36 @@
-"""Measure command round trips through the relay: total, device and relay overhead."""
+"""Relay benchmark: command round trips over MQTT and RabbitMQ, and state publishing cost."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
 import json
+import os
+from pathlib import Path
+import shutil
+import socket
 import statistics
+import tempfile
 import time
 import uuid
 
 import aio_pika
 import aiomqtt
+from inverterlib.families import create_client
+from inverterlib.model import Point, Snapshot, Value
+from inverterlib.relay.amqp import AmqpBus
+from inverterlib.relay.bus import Channel, RelayBus, topic
+from inverterlib.relay.core import Relay, RelayDevice, RelayOptions, RelaySession
+from inverterlib.relay.mqtt import NO_DELAY, MqttBus, mqtt_address
+from inverterlib.relay.store import CommandStore
+from inverterlib.session import LinkSession, SessionListener, SessionSettings
+from inverterlib.writer import WriteRecord
 
-from ..model import Point, Value
-from ..session import SessionListener
-from ..writer import WriteRecord
-from .amqp import AmqpBus
-from .bus import Channel, RelayBus, topic
-from .core import Relay, RelayDevice, RelayOptions, RelaySession
-from .mqtt import NO_DELAY, MqttBus, mqtt_address
-from .store import CommandStore
+from simulators.pi30 import Pi30Simulator
+from simulators.pi30_device import Pi30Device
 
 CONNECT_TIMEOUT = 30.0
 
@@ -221,3 +230,137 @@ async def _amqp_requester(
         await answers.get()
 
     return send
+
+
+async def _state_cost(session: LinkSession, cycles: int) -> float:
+    """Return the mean seconds the relay spends on one cycle's snapshot of every device."""
+    relay = Relay(session, [_NullBus()], options=RelayOptions(), store=CommandStore(None))
+    await relay.start()
+    snapshots = [
+        Snapshot(device=state.identity, values=dict(state.values))
+        for state in session.devices.values()
+    ]
+    started = time.perf_counter()
+    for _ in range(cycles):
+        for snapshot in snapshots:
+            relay.on_snapshot(snapshot)
+    elapsed = time.perf_counter() - started
+    await relay.close()
+    return elapsed / cycles
+
+
+class _NullBus:
+    """A bus that takes every message and sends nothing: the relay's own cost alone."""
+
+    name = "null"
+    connected = True
+
+    async def start(self, handler: object, on_connection: object) -> None:
+        """Take nothing."""
+
+    def attach(self, serial_number: str) -> None:
+        """Take nothing."""
+
+    def publish(self, serial_number: str, channel: Channel, body: bytes) -> None:
+        """Drop the message."""
+
+    async def close(self) -> None:
+        """Close nothing."""
+
+
+@asynccontextmanager
+async def _tuned_mosquitto() -> AsyncIterator[str | None]:
+    """Run a private Mosquitto with Nagle's delay off on a free port; None without mosquitto."""
+    # Debian installs the broker in /usr/sbin, which a user's PATH may lack.
+    binary = shutil.which("mosquitto", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if binary is None:
+        yield None
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        config = Path(directory) / "mosquitto.conf"
+        config.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+        )
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            "-c",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    except OSError:
+                        await asyncio.sleep(0.05)
+                        continue
+                    writer.close()
+                    break
+            yield f"mqtt://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            await process.wait()
+
+
+async def _run(args: argparse.Namespace) -> None:
+    simulator = Pi30Simulator(Pi30Device())
+    host, port = await simulator.start_tcp()
+    session = LinkSession(
+        create_client("pi30", f"tcp://{host}:{port}"), SessionSettings(expert=True)
+    )
+    try:
+        await session.start()
+        session.want("bench", None)
+        await session.poll()
+        serial = next(iter(session.devices))
+        results = await measure_round_trips(
+            session,
+            serial,
+            "battery_recharge_voltage",
+            [46.0, 47.0],
+            mqtt_url=args.mqtt,
+            amqp_url=args.amqp,
+            count=args.count,
+        )
+        async with _tuned_mosquitto() as tuned:
+            if tuned is not None:
+                (result,) = await measure_round_trips(
+                    session,
+                    serial,
+                    "battery_recharge_voltage",
+                    [46.0, 47.0],
+                    mqtt_url=tuned,
+                    count=args.count,
+                )
+                results.append(replace(result, bus="mqtt (set_tcp_nodelay)"))
+        state = await _state_cost(session, 200)
+    finally:
+        await session.close()
+        await simulator.stop()
+    print(f"Command round trips, {args.count} commands a bus, unpaced PI30 simulator (ms)\n")
+    print("| bus | total p50 | total p99 | device p50 | device p99 | relay p50 | relay p99 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        cells = (r.total_p50, r.total_p99, r.device_p50, r.device_p99, r.relay_p50, r.relay_p99)
+        print(f"| {r.bus} | " + " | ".join(f"{value * 1000:.1f}" for value in cells) + " |")
+    print()
+    for r in results:
+        met = r.relay_p50 < 0.005 and r.relay_p99 < 0.020
+        verdict = "met" if met else "not met"
+        print(f"{r.bus}: goal (relay overhead < 5 ms p50, < 20 ms p99) {verdict}")
+    print(f"State publishing: {state * 1e6:.0f} µs a cycle for {len(session.devices)} device(s)")
+
+
+def main() -> int:
+    """Measure the relay against the local brokers."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--count", type=int, default=200)
+    asyncio.run(_run(parser.parse_args()))
+    return 0
