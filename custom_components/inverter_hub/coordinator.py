@@ -11,6 +11,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util.hass_dict import HassKey
 
@@ -29,12 +30,18 @@ type InverterConfigEntry = ConfigEntry[InverterCoordinator]
 WRITE_LOGS: HassKey[dict[str, deque[WriteRecord]]] = HassKey(f"{DOMAIN}_write_logs")
 
 HASS_CONSUMER = "home_assistant"
+TOTALS_SAVE_DELAY = 60
 
 
 def write_log_of(hass: HomeAssistant, entry_id: str) -> deque[WriteRecord]:
     """Return the write log of an entry, kept across reloads."""
     logs = hass.data.setdefault(WRITE_LOGS, {})
     return logs.setdefault(entry_id, deque(maxlen=WRITE_LOG_SIZE))
+
+
+def totals_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return where an entry keeps the energy totals its session integrates."""
+    return Store(hass, 1, f"{DOMAIN}.energy.{entry_id}")
 
 
 def translate_error(err: InverterError) -> HomeAssistantError:
@@ -62,6 +69,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         """Set up the coordinator for one link."""
         self.session = session
         self.translated_keys = translated_keys
+        self._totals = totals_store(hass, entry.entry_id)
         # The relay of this entry's session to MQTT / RabbitMQ, when the options turn it on.
         self.relay: Relay | None = None
         self._link_down = False
@@ -105,6 +113,9 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if (listened := self._listened()) is not None:
             self.session.want(HASS_CONSUMER, listened)
         await self.session.poll()
+        if self.session.energy_totals():
+            # Written at most once a minute: a restart loses under a minute of integration.
+            self._totals.async_delay_save(self.session.energy_totals, TOTALS_SAVE_DELAY)
         link_down = self.session.link_error is not None
         if link_down != self._link_down:
             self._link_down = link_down
@@ -156,3 +167,5 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             self.relay = None
         await super().async_shutdown()
         await self.session.close()
+        if totals := self.session.energy_totals():
+            await self._totals.async_save(totals)

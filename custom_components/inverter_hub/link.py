@@ -27,7 +27,7 @@ from .const import (
     DEFAULT_SLOW_INTERVAL_S,
     DOMAIN,
 )
-from .coordinator import write_log_of
+from .coordinator import totals_store, write_log_of
 from .inverterlib.client import InverterClient
 from .inverterlib.families import create_client, family
 from .inverterlib.family import ClientOptions, KnownDevice
@@ -99,8 +99,11 @@ def session_settings(entry: ConfigEntry[Any]) -> SessionSettings:
 
 
 async def async_create_session(hass: HomeAssistant, entry: ConfigEntry[Any]) -> LinkSession:
-    """Return an unstarted session for an entry; its write log outlives reloads."""
+    """Return an unstarted session for an entry; its write log and energy totals outlive it."""
     client = await async_create_client(hass, entry.data, entry.options)
     return LinkSession(
-        client, session_settings(entry), write_log=write_log_of(hass, entry.entry_id)
+        client,
+        session_settings(entry),
+        write_log=write_log_of(hass, entry.entry_id),
+        energy_totals=await totals_store(hass, entry.entry_id).async_load() or {},
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
 from .client import InverterClient
+from .energy import shipped_integral_points
 from .errors import UnsupportedError
 from .family import ClientOptions, FamilySpec
 from .modbus.spec import SPEC as MODBUS
@@ -37,6 +38,7 @@ def create_client(
 
 
 def shipped_points() -> Iterator[Point]:
-    """Yield every point any family can produce (for translations)."""
+    """Yield every point any family can produce, and the totals a session adds (translations)."""
     for spec in FAMILIES.values():
         yield from spec.points()
+    yield from shipped_integral_points()

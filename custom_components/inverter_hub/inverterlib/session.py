@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .capabilities import Scanning
 from .client import InverterClient
+from .energy import EnergyIntegrator, integral_point, integrals_for
 from .errors import (
     ExpertModeRequiredError,
     InverterError,
@@ -60,11 +61,22 @@ class DeviceState:
     failures: int = 0
     retry_at: float = 0.0
     read_at: dict[PollGroup, float] = field(default_factory=dict)
+    # Energy totals the session adds up from power, where the device has no counter of its own.
+    energy: EnergyIntegrator | None = None
 
     @property
     def values(self) -> dict[str, Value]:
         """Return the last good value of every point read so far."""
         return self.quality.good
+
+    def keys_to_read(self, keys: set[str]) -> set[str]:
+        """Return what to ask the device for: integrated totals come from their powers."""
+        if self.energy is None:
+            return keys
+        integrated = {integral.key for integral in self.energy.integrals}
+        if keys & integrated:
+            keys = keys | self.energy.sources
+        return keys - integrated
 
 
 @dataclass
@@ -95,9 +107,13 @@ class LinkSession:
         settings: SessionSettings | None = None,
         *,
         write_log: deque[WriteRecord] | None = None,
+        energy_totals: Mapping[str, Mapping[str, float]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Bind to an unconnected client; `write_log` may outlive the session."""
+        """Bind to an unconnected client; `write_log` and `energy_totals` outlive the session.
+
+        `energy_totals` are the integrated totals kept from before, by serial number and key.
+        """
         self.client = client
         self.settings = settings or SessionSettings()
         self.write_log = deque(maxlen=WRITE_LOG_SIZE) if write_log is None else write_log
@@ -110,6 +126,7 @@ class LinkSession:
         self._listeners: list[SessionListener] = []
         self._device_listeners: list[Callable[[DeviceIdentity], None]] = []
         self._next_rescan = 0.0
+        self._kept_totals = energy_totals or {}
 
     # Life cycle ---------------------------------------------------------------------------
 
@@ -232,14 +249,16 @@ class LinkSession:
         if not keys:
             return
         try:
-            values = await self.client.read(state.identity, keys)
+            values = await self.client.read(state.identity, state.keys_to_read(keys))
         except InverterError as err:
             # A silent or refusing device rests; only a broken link stops the whole cycle.
             if isinstance(err, LinkError) and not isinstance(err, LinkTimeoutError):
                 raise
             self._mark_unavailable(state, now, err)
             return
-        state.quality.apply(values)
+        accepted = state.quality.apply(values)
+        if state.energy is not None:
+            state.values.update(state.energy.add(accepted, now))
         for group in due:
             state.read_at[group] = now
         state.failures = 0
@@ -283,14 +302,30 @@ class LinkSession:
 
     def _add(self, identity: DeviceIdentity) -> DeviceState:
         points = {point.key: point for point in self.client.catalogue(identity)}
+        integrals = integrals_for(points)
+        points.update({integral.key: integral_point(integral) for integral in integrals})
         state = DeviceState(
             identity=identity,
             points=points,
             quality=QualityFilter(points, clock=self._clock),
             available=identity.reachable,
         )
+        if integrals:
+            kept = self._kept_totals.get(identity.serial_number, {})
+            state.energy = EnergyIntegrator(integrals, kept)
+            state.values.update(
+                {key: total for key, total in state.energy.totals.items() if key in kept}
+            )
         self.devices[identity.serial_number] = state
         return state
+
+    def energy_totals(self) -> dict[str, dict[str, float]]:
+        """Return the integrated energy totals to keep, by serial number and key."""
+        return {
+            serial: dict(state.energy.totals)
+            for serial, state in self.devices.items()
+            if state.energy is not None
+        }
 
     async def rescan(self) -> list[DeviceIdentity]:
         """Look for devices that joined the link since start and add them."""
