@@ -9,7 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import InverterConfigEntry, InverterCoordinator, translate_error
-from .entity import InverterEntity, add_entities_for
+from .entity import InverterEntity, add_entities_for, primary_serial
 from .inverterlib.capabilities import Scanning
 from .inverterlib.errors import InverterError
 
@@ -60,6 +60,6 @@ async def async_setup_entry(
     """Add a button for every action, and a scan button where the link can be scanned."""
     add_entities_for(entry, async_add_entities, Platform.BUTTON, InverterButton)
     coordinator = entry.runtime_data
-    if isinstance(coordinator.session.client, Scanning) and coordinator.devices:
-        first = entry.unique_id if entry.unique_id in coordinator.devices else None
-        async_add_entities([ScanButton(coordinator, first or next(iter(coordinator.devices)))])
+    serial = primary_serial(entry)
+    if isinstance(coordinator.session.client, Scanning) and serial is not None:
+        async_add_entities([ScanButton(coordinator, serial)])

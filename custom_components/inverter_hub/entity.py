@@ -97,3 +97,11 @@ def add_entities_for(
     coordinator.on_device_added(
         lambda identity: async_add_entities(entities_of(identity.serial_number))
     )
+
+
+def primary_serial(entry: InverterConfigEntry) -> str | None:
+    """Return the device that carries the entry's own entities: the entry's, else the first."""
+    devices = entry.runtime_data.devices
+    if entry.unique_id in devices:
+        return entry.unique_id
+    return next(iter(devices), None)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
-from homeassistant.const import Platform
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, Platform, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import InverterConfigEntry, InverterCoordinator
-from .entity import InverterEntity, add_entities_for
+from .entity import InverterEntity, add_entities_for, primary_serial
 from .inverterlib.model import Point, ValueType
+from .inverterlib.session import LinkHealth
 
 PARALLEL_UPDATES = 0
 
@@ -51,10 +60,87 @@ class InverterSensor(InverterEntity, SensorEntity):
         return value
 
 
+@dataclass(frozen=True, kw_only=True)
+class HealthDescription(SensorEntityDescription):
+    """A figure of the link's health."""
+
+    value: Callable[[LinkHealth], datetime | float | int | None]
+
+
+HEALTH = (
+    HealthDescription(
+        key="last_success",
+        translation_key="last_success",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value=lambda health: health.last_success,
+    ),
+    HealthDescription(
+        key="poll_duration",
+        translation_key="poll_duration",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=2,
+        entity_registry_enabled_default=False,
+        value=lambda health: health.poll_duration,
+    ),
+    HealthDescription(
+        key="round_trip",
+        translation_key="round_trip",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value=lambda health: None if health.round_trip is None else health.round_trip * 1000,
+    ),
+    HealthDescription(
+        key="link_errors",
+        translation_key="link_errors",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_registry_enabled_default=False,
+        value=lambda health: health.errors,
+    ),
+)
+
+
+class LinkHealthSensor(CoordinatorEntity[InverterCoordinator], SensorEntity):
+    """How the entry's link is doing: polls, their duration, round trips and errors."""
+
+    _attr_has_entity_name = True
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    entity_description: HealthDescription
+
+    def __init__(
+        self, coordinator: InverterCoordinator, serial_number: str, description: HealthDescription
+    ) -> None:
+        """Put the sensor on the entry's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{serial_number}_{description.key}"
+        self._attr_device_info = coordinator.device_info(
+            coordinator.devices[serial_number].identity
+        )
+
+    @property
+    def available(self) -> bool:
+        """Return True: these figures matter most while the link fails."""
+        return True
+
+    @property
+    def native_value(self) -> datetime | float | int | None:
+        """Return the figure."""
+        return self.entity_description.value(self.coordinator.session.health)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: InverterConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every numeric, enum or text reading."""
+    """Add a sensor for every numeric, enum or text reading, and the link's health."""
     add_entities_for(entry, async_add_entities, Platform.SENSOR, InverterSensor)
+    if (serial := primary_serial(entry)) is not None:
+        async_add_entities(
+            LinkHealthSensor(entry.runtime_data, serial, description) for description in HEALTH
+        )

@@ -208,3 +208,23 @@ async def test_parallel_units_are_devices_under_the_inverter(
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await simulator.stop()
+
+
+async def test_link_health_sensors(hass: HomeAssistant, pi30_loaded: MockConfigEntry) -> None:
+    """The entry's device shows the last successful poll; the noisy figures start disabled."""
+    registry = er.async_get(hass)
+    health = {
+        key: registry.async_get_entity_id("sensor", DOMAIN, f"{PI30_SERIAL}_{key}")
+        for key in ("last_success", "poll_duration", "round_trip", "link_errors")
+    }
+    assert all(health.values())
+    last = hass.states.get(health["last_success"])
+    assert last is not None
+    assert last.state not in ("unknown", "unavailable")
+    assert (
+        registry.async_get(health["poll_duration"]).disabled_by
+        is er.RegistryEntryDisabler.INTEGRATION
+    )
+    session = pi30_loaded.runtime_data.session
+    assert session.health.round_trip is not None
+    assert 0 < session.health.round_trip <= session.health.poll_duration

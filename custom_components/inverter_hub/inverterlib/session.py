@@ -85,6 +85,8 @@ class LinkHealth:
 
     last_success: datetime | None = None
     poll_duration: float | None = None
+    # The mean time of one request and its reply in the last poll (s).
+    round_trip: float | None = None
     errors: int = 0
 
 
@@ -196,6 +198,7 @@ class LinkSession:
     async def poll(self) -> None:
         """Read what is due from every device that is not resting after a failure."""
         started = self._clock()
+        exchanges_before = self.client.link.exchanges
         try:
             for state in list(self.devices.values()):
                 if not state.available and started < state.retry_at:
@@ -213,6 +216,8 @@ class LinkSession:
             self.link_error = None
         self.health.last_success = datetime.now(UTC)
         self.health.poll_duration = self._clock() - started
+        if exchanges := self.client.link.exchanges - exchanges_before:
+            self.health.round_trip = self.health.poll_duration / exchanges
 
     def _wanted_keys(self, state: DeviceState) -> set[str]:
         """Return the keys some consumer wants, or the default set while nobody said."""
