@@ -54,23 +54,17 @@ DTE_ADDRESS = 1
 Pair = tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Run:
-    """One timed cycle as the simulator saw it."""
+    """One cycle as the simulator saw it, and how long it took."""
 
-    seconds: float
-    requests: int
-    wire_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of a table: a tool's median cycle."""
-
-    tool: str
     requests: int
     wire_bytes: int
     seconds: float
+
+
+# A tool and its median cycle.
+Row = tuple[str, Run]
 
 
 def precise_loop() -> asyncio.AbstractEventLoop:
@@ -140,17 +134,22 @@ async def timed(
         start = time.perf_counter()
         await cycle()
         seconds = time.perf_counter() - start
-        runs.append(Run(seconds, stats.total - requests, stats.bytes_in + stats.bytes_out - wire))
+        runs.append(
+            Run(
+                requests=stats.total - requests,
+                wire_bytes=stats.bytes_in + stats.bytes_out - wire,
+                seconds=seconds,
+            )
+        )
     return runs
 
 
-def median_row(tool: str, runs: Sequence[Run]) -> Row:
+def median(runs: Sequence[Run]) -> Run:
     """Return the median of each column of the runs."""
-    return Row(
-        tool,
-        round(statistics.median(run.requests for run in runs)),
-        round(statistics.median(run.wire_bytes for run in runs)),
-        statistics.median(run.seconds for run in runs),
+    return Run(
+        requests=round(statistics.median(run.requests for run in runs)),
+        wire_bytes=round(statistics.median(run.wire_bytes for run in runs)),
+        seconds=statistics.median(run.seconds for run in runs),
     )
 
 
@@ -197,9 +196,9 @@ async def time_ours(
             await client.read_many(wanted)
 
         rows = [
-            median_row("inverter_hub", await timed(simulator, read_units, repeats)),
+            ("inverter_hub", median(await timed(simulator, read_units, repeats))),
             # The first poll also reads the settings; the timed ones read the live group only.
-            median_row("inverter_hub session", await timed(simulator, session.poll, repeats)),
+            ("inverter_hub session", median(await timed(simulator, session.poll, repeats))),
         ]
         return info_pairs(client, wanted), rows
     finally:
@@ -207,7 +206,7 @@ async def time_ours(
 
 
 async def time_pystuderxcom(
-    simulator: XcomSimulator, link: str, pairs: Sequence[Pair], repeats: int
+    simulator: XcomSimulator, link: str, pairs: Sequence[Pair], repeats: int, baud: float = BAUD
 ) -> Row:
     """Time pystuderxcom's `request_values` of the same pairs on the same link (pty or TCP)."""
     from pystuderxcom import (  # noqa: PLC0415 - optional, benchmark only
@@ -222,7 +221,7 @@ async def time_pystuderxcom(
     spec = parse_link(link)
     if spec.kind == "serial":
         # Its serial API always opens 8N1; a pty ignores parity, a real Xcom-232i would not.
-        api = AsyncXcomApiSerial(port=spec.target, baudrate=BAUD)
+        api = AsyncXcomApiSerial(port=spec.target, baudrate=round(baud))
     else:
         api = AsyncXcomApiTcp(
             mode=XcomApiTcpMode.CLIENT, remote_ip=spec.target, remote_port=spec.port
@@ -234,7 +233,7 @@ async def time_pystuderxcom(
         runs = await timed(simulator, lambda: api.request_values(XcomValueSet(items)), repeats)
     finally:
         await api.stop()
-    return median_row(f"pystuderxcom {importlib.metadata.version('pystuderxcom')}", runs)
+    return f"pystuderxcom {importlib.metadata.version('pystuderxcom')}", median(runs)
 
 
 def _line(*cells: object) -> str:
@@ -252,18 +251,16 @@ async def serial_benchmark(
     try:
         pairs, rows = await time_ours(simulator, path, repeats)
         if with_peer:
-            rows.append(await time_pystuderxcom(simulator, path, pairs, repeats))
+            rows.append(await time_pystuderxcom(simulator, path, pairs, repeats, baud))
         requests, wire = floor_exchanges(simulator, pairs, multi_info=multi_info)
     finally:
         await simulator.stop()
     gateway = "multi-info" if multi_info else "per info"
     floor = floor_seconds(wire, baud)
     lines = [_line(gateway, "wire floor", requests, wire, f"{floor:.3f}", "1.00")]
-    for row in rows:
-        ratio = f"{row.seconds / floor:.2f}"
-        lines.append(
-            _line(gateway, row.tool, row.requests, row.wire_bytes, f"{row.seconds:.3f}", ratio)
-        )
+    for tool, run in rows:
+        seconds, ratio = f"{run.seconds:.3f}", f"{run.seconds / floor:.2f}"
+        lines.append(_line(gateway, tool, run.requests, run.wire_bytes, seconds, ratio))
     return lines
 
 
@@ -279,13 +276,13 @@ async def tcp_benchmark(repeats: int, with_peer: bool) -> list[str]:
     finally:
         await simulator.stop()
     lines = [
-        _line(reads, row.tool, row.requests, row.wire_bytes, f"{row.seconds * 1000:.1f}")
+        _line(reads, tool, run.requests, run.wire_bytes, f"{run.seconds * 1000:.1f}")
         for reads, rows in (("per info", per_info), ("multi-info", [*multi, *peer]))
-        for row in rows
+        for tool, run in rows
     ]
     fewer = ", ".join(
-        f"{one.tool} {one.requests / batched.requests:.0f} times"
-        for one, batched in zip(per_info, multi, strict=True)
+        f"{tool} {one.requests / batched.requests:.0f} times"
+        for (tool, one), (_, batched) in zip(per_info, multi, strict=True)
     )
     return [*lines, "", f"Multi-info takes fewer requests than per-info reads: {fewer}."]
 
@@ -303,8 +300,8 @@ async def benchmark(repeats: int, with_peer: bool, *, baud: float = BAUD) -> str
     tcp = await tcp_benchmark(repeats, with_peer)
     return "\n".join(
         [
-            f"Xcom live cycle, three Xtenders and a VarioTrack (70 infos), on a pty at {baud:.0f} "
-            f"Bd 8E1, every byte paced; median of {repeats}",
+            f"Xcom live cycle, three Xtenders and a VarioTrack, on a pty at {baud:.0f} Bd 8E1, "
+            f"every byte paced; median of {repeats}",
             "",
             "| gateway | tool | requests | bytes | seconds | ratio to floor |",
             "|---|---|---|---|---|---|",
@@ -324,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench xcom", description=main.__doc__)
     parser.add_argument("--repeats", type=int, default=5, help="cycles per tool (median)")
     parser.add_argument("--no-pystuderxcom", action="store_true", help="skip the pystuderxcom runs")
+    parser.add_argument("--baud", type=float, default=BAUD, help="speed of the paced pty")
     args = parser.parse_args(argv)
     tables = asyncio.run(
-        benchmark(args.repeats, not args.no_pystuderxcom), loop_factory=precise_loop
+        benchmark(args.repeats, not args.no_pystuderxcom, baud=args.baud), loop_factory=precise_loop
     )
     print(tables)
     return 0

@@ -1,11 +1,14 @@
 """Check a running scripts/develop: log in as dev/dev and list inverter_hub's entities.
 
-Usage: .venv/bin/python scripts/develop_config/check_live.py
-Exits 1 unless at least one sensor of the integration has a numeric state.
+Usage: .venv/bin/python scripts/develop_config/check_live.py [--wait SECONDS]
+Exits 1 unless every entry of the integration is loaded and each of its devices has a sensor
+with a numeric state.
 """
 
+import argparse
 import json
 import sys
+import time
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
@@ -53,22 +56,56 @@ def is_number(text: str) -> bool:
     return True
 
 
-def main() -> int:
-    """Print each entity of the integration with its state; fail if no sensor is numeric."""
+def check() -> bool:
+    """Print the integration's entries, entities and devices; tell whether all are live."""
     token = log_in()
-    template = {"template": "{{ integration_entities('inverter_hub') | tojson }}"}
-    # The template renders a JSON list, so the answer decodes like any other.
-    ours = set(call("/api/template", template, token=token))
-    numeric = 0
+    entries = call("/api/config/config_entries/entry?domain=inverter_hub", token=token)
+    for entry in entries:
+        print(f"entry {entry['title']}: {entry['state']}")
+    # Each template renders a JSON list, so the answer decodes like any other.
+    ours = "integration_entities('inverter_hub')"
+    entities = call("/api/template", {"template": f"{{{{ {ours} | tojson }}}}"}, token=token)
+    names = call(
+        "/api/template",
+        {"template": f"{{{{ {ours} | map('device_attr', 'name') | list | tojson }}}}"},
+        token=token,
+    )
+    device_of = {entity: str(name) for entity, name in zip(entities, names, strict=True)}
+    counts = {name: [0, 0] for name in device_of.values()}
     for state in call("/api/states", token=token):
-        if state["entity_id"] not in ours:
+        if state["entity_id"] not in device_of:
             continue
         unit = state["attributes"].get("unit_of_measurement", "")
         print(f"{state['entity_id']:60} {state['state']} {unit}".rstrip())
+        count = counts[device_of[state["entity_id"]]]
+        count[0] += 1
         if state["entity_id"].startswith("sensor.") and is_number(state["state"]):
-            numeric += 1
-    print(f"{len(ours)} entities of inverter_hub, {numeric} sensors with a numeric state")
-    return 0 if numeric else 1
+            count[1] += 1
+    print()
+    for name, (total, numeric) in sorted(counts.items()):
+        print(f"{name:40} {total:4} entities, {numeric:3} sensors with a number")
+    live = sum(1 for _, numeric in counts.values() if numeric)
+    print(f"{len(entities)} entities of inverter_hub on {len(counts)} devices, {live} of them live")
+    loaded = all(entry["state"] == "loaded" for entry in entries)
+    return bool(entries) and loaded and live == len(counts)
+
+
+def main() -> int:
+    """Check once, or until every device is live when --wait allows time for it."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to keep trying")
+    deadline = time.monotonic() + parser.parse_args().wait
+    started = time.monotonic()
+    while True:
+        try:
+            if check():
+                print(f"every device live after {time.monotonic() - started:.0f} s of checking")
+                return 0
+        except (OSError, KeyError) as err:
+            print(f"Home Assistant is not ready: {err}")
+        if time.monotonic() >= deadline:
+            return 1
+        time.sleep(5)
 
 
 if __name__ == "__main__":

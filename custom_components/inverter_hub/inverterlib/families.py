@@ -9,6 +9,7 @@ from .client import InverterClient
 from .energy import shipped_integral_points
 from .errors import UnsupportedError
 from .family import ClientOptions, FamilySpec
+from .givenergy.spec import SPEC as GIVENERGY
 from .modbus.spec import SPEC as MODBUS
 from .model import Point
 from .pi30.spec import SPEC as PI30
@@ -16,7 +17,7 @@ from .transport.url import parse_link
 from .xcom.spec import SPEC as XCOM
 
 FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
-    {spec.id: spec for spec in (PI30, MODBUS, XCOM)}
+    {spec.id: spec for spec in (PI30, MODBUS, GIVENERGY, XCOM)}
 )
 
 

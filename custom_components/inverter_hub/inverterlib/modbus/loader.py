@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 import re
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import yaml
 
@@ -17,12 +17,17 @@ from ..model import Category, Point, PointKind, PollGroup, ValueType
 from .codec import RegisterType, WordOrder
 from .profile import (
     Access,
+    ActionPoint,
+    CompositeSetting,
     DerivedPoint,
     IdentifyRule,
     LinkRules,
+    ModeOption,
+    ModeSetting,
     Profile,
     Register,
     RegisterPoint,
+    RegisterWrite,
     WriteFunction,
 )
 
@@ -49,10 +54,11 @@ _ENTITY_FIELDS = (
     "icon",
     "expert",
 )
-_POINT_FIELDS = (*_REGISTER_FIELDS, *_ENTITY_FIELDS, "bit", "plausible", "spike")
+_POINT_FIELDS = (*_REGISTER_FIELDS, *_ENTITY_FIELDS, "bit", "time", "plausible", "spike")
 _SETTING_FIELDS = (
     *_REGISTER_FIELDS,
     *_ENTITY_FIELDS,
+    "time",
     "minimum",
     "maximum",
     "step",
@@ -66,6 +72,7 @@ _DERIVED_FIELDS = (
     "key",
     "name",
     "difference",
+    "sum",
     "unit",
     "device_class",
     "state_class",
@@ -78,6 +85,12 @@ _DERIVED_FIELDS = (
     "icon",
     "expert",
 )
+_CHOICE_FIELDS = ("key", "name", "group", "enabled_by_default", "category", "expert", "icon")
+_MODE_FIELDS = (*_CHOICE_FIELDS, "options", "option_labels")
+_COMPOSITE_FIELDS = (*_CHOICE_FIELDS, "parts")
+_ACTION_FIELDS = ("key", "name", "enabled_by_default", "expert", "icon", "writes", "clock")
+# The time formats a whole-number register can hold a time of day in.
+_TIME_FORMATS = ("hhmm",)
 
 
 class _Fields:
@@ -251,6 +264,11 @@ def _register(
         start, end = start - start % 2, end + end % 2
     if end - start > rules.max_registers:
         fields.fail("count", f"{end - start} registers exceed link.max_registers")
+    if address % rules.alignment + count > rules.max_registers:
+        fields.fail(
+            "address",
+            f"{address} + {count} registers cross a bank of {rules.alignment} (link.alignment)",
+        )
     for barrier in barriers.get(access, ()):
         if start < barrier < end:
             fields.fail("address", f"the value spans barrier {barrier:#06x}")
@@ -318,6 +336,7 @@ class _Entity:
     bit: int | None
     on_value: int | float | None
     off_value: int | float | None
+    hhmm: bool
     point_fields: dict[str, Any]
 
 
@@ -360,10 +379,13 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         for only_for_switches in ("on_value", "off_value"):
             if fields.has(only_for_switches):
                 fields.fail(only_for_switches, "only a setting with `switch: true` takes it")
+    hhmm = _time_format(fields, register, (options, bit, on_value))
     state_class = fields.text("state_class")
     if state_class is not None and state_class not in _STATE_CLASSES:
         fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
-    if options:
+    if hhmm:
+        value_type = ValueType.TIME
+    elif options:
         value_type = ValueType.ENUM
     elif bit is not None or on_value is not None:
         value_type = ValueType.BOOL
@@ -400,8 +422,29 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         bit=bit,
         on_value=on_value,
         off_value=off_value,
+        hhmm=hhmm,
         point_fields=point_fields,
     )
+
+
+def _time_format(
+    fields: _Fields, register: Register, others: tuple[dict[int, str], int | None, object]
+) -> bool:
+    """Return whether the value is a time of day stored as HHMM (`time: hhmm`)."""
+    value = fields.raw("time")
+    if value is _MISSING:
+        return False
+    if value not in _TIME_FORMATS:
+        fields.fail("time", f"{_show(value)} is not one of {', '.join(_TIME_FORMATS)}")
+    if not register.type.integer:
+        fields.fail("time", f"a time is stored in a whole-number register, not {register.type}")
+    options, bit, on_value = others
+    if options or bit is not None or on_value is not None:
+        fields.fail("time", "a time cannot also be an enum, a bit or a switch")
+    for unusable in ("scale", "offset"):
+        if fields.has(unusable):
+            fields.fail(unusable, "a time takes no " + unusable)
+    return True
 
 
 def _reading(fields: _Fields, register: Register) -> RegisterPoint:
@@ -416,6 +459,7 @@ def _reading(fields: _Fields, register: Register) -> RegisterPoint:
         offset=entity.offset,
         options=entity.options,
         bit=entity.bit,
+        hhmm=entity.hhmm,
     )
 
 
@@ -465,6 +509,7 @@ def _setting(fields: _Fields, register: Register) -> RegisterPoint:
         options=entity.options,
         on_value=entity.on_value,
         off_value=entity.off_value,
+        hhmm=entity.hhmm,
         write=write,
     )
 
@@ -485,24 +530,27 @@ def _choices(fields: _Fields) -> tuple[float, ...]:
 
 
 def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedPoint:
-    """Read a reading computed from two others: `difference: [minuend, subtrahend]`."""
+    """Read a reading computed from two others: `difference: [a, b]` or `sum: [a, b]`."""
     key = fields.snake("key")
     name = fields.text("name", required=True)
-    inputs = fields.raw("difference", required=True)
+    if fields.has("difference") == fields.has("sum"):
+        fields.fail(None, "give exactly one of `difference: [a, b]` or `sum: [a, b]`")
+    operation: Literal["difference", "sum"] = "sum" if fields.has("sum") else "difference"
+    inputs = fields.raw(operation, required=True)
     if (
         not isinstance(inputs, list)
         or len(inputs) != 2
         or not all(isinstance(item, str) for item in inputs)
         or inputs[0] == inputs[1]
     ):
-        fields.fail("difference", f"must be two different reading keys, got {_show(inputs)}")
+        fields.fail(operation, f"must be two different reading keys, got {_show(inputs)}")
     value_types = []
     for item in inputs:
         reading = readings.get(item)
         if reading is None:
-            fields.fail("difference", f"{item!r} is not a reading of this profile")
+            fields.fail(operation, f"{item!r} is not a reading of this profile")
         if not reading.point.numeric:
-            fields.fail("difference", f"{item!r} is not a number")
+            fields.fail(operation, f"{item!r} is not a number")
         value_types.append(reading.point.value_type)
     state_class = fields.text("state_class")
     if state_class is not None and state_class not in _STATE_CLASSES:
@@ -525,7 +573,122 @@ def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedP
         expert=fields.flag("expert", False),
         icon=fields.text("icon"),
     )
-    return DerivedPoint(point=point, minuend=inputs[0], subtrahend=inputs[1])
+    return DerivedPoint(point=point, first=inputs[0], second=inputs[1], operation=operation)
+
+
+def _holding_values(fields: _Fields, name: str) -> tuple[RegisterWrite, ...]:
+    """Return a non-empty `{address: raw}` mapping of holding registers, in written order."""
+    value = fields.raw(name, required=True)
+    if not isinstance(value, Mapping) or not value:
+        fields.fail(name, f"must map register addresses to raw values, got {_show(value)}")
+    steps = []
+    for address, raw in value.items():
+        for number in (address, raw):
+            if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 0xFFFF:
+                fields.fail(name, f"{_show(number)} is not a 16-bit register address or value")
+        steps.append(RegisterWrite(address=address, value=raw))
+    return tuple(steps)
+
+
+def _choice_point(fields: _Fields, kind: PointKind, value_type: ValueType, **extra: Any) -> Point:
+    """Return the point of a mode, composite setting or action from its common fields."""
+    expert = fields.flag("expert", False)
+    return Point(
+        key=fields.snake("key"),
+        name=fields.text("name", required=True) or "",
+        kind=kind,
+        value_type=value_type,
+        group=fields.choice("group", PollGroup, PollGroup.SLOW),
+        # An expert action stays hidden until someone turns it on, as PI30's do.
+        enabled_by_default=fields.flag(
+            "enabled_by_default", kind is PointKind.SETTING or not expert
+        ),
+        category=fields.choice("category", Category, Category.CONFIG),
+        expert=expert,
+        icon=fields.text("icon"),
+        **extra,
+    )
+
+
+def _mode(fields: _Fields) -> ModeSetting:
+    """Read a select whose options each write several holding registers."""
+    raw_options = fields.raw("options", required=True)
+    if not isinstance(raw_options, Mapping) or len(raw_options) < 2:
+        fields.fail(
+            "options", f"must map two or more option names to writes, got {_show(raw_options)}"
+        )
+    options: dict[str, ModeOption] = {}
+    for name, spec in raw_options.items():
+        if not isinstance(name, str) or not _SNAKE.fullmatch(name):
+            fields.fail("options", f"option {_show(name)} is not snake_case")
+        option = _Fields(spec, fields.file, fields.where(f"options.{name}"), ("write", "match"))
+        writes = _holding_values(option, "write")
+        written = {step.address: step.value for step in writes}
+        if option.has("match"):
+            match = {step.address: step.value for step in _holding_values(option, "match")}
+        else:
+            match = written
+        if any(written.get(address) != raw for address, raw in match.items()):
+            option.fail("match", "every matched register must be written with that value")
+        for earlier, known in options.items():
+            # After writing this option the device must read as it, not as an earlier one.
+            if all(written.get(address) == raw for address, raw in known.match.items()):
+                option.fail("write", f"the registers written read back as option {earlier!r}")
+        options[name] = ModeOption(writes=writes, match=match)
+    labels = fields.raw("option_labels")
+    option_labels: tuple[str, ...] = ()
+    if labels is not _MISSING:
+        if not isinstance(labels, Mapping) or any(
+            option not in options or not isinstance(label, str) or not label.strip()
+            for option, label in labels.items()
+        ):
+            fields.fail("option_labels", "must map option names to non-empty labels")
+        option_labels = tuple(
+            labels.get(option, option.replace("_", " ").capitalize()) for option in options
+        )
+    point = _choice_point(
+        fields,
+        PointKind.SETTING,
+        ValueType.ENUM,
+        options=tuple(options),
+        option_labels=option_labels,
+    )
+    return ModeSetting(point=point, options=options)
+
+
+def _composite(fields: _Fields, settings: Mapping[str, RegisterPoint]) -> CompositeSetting:
+    """Read time settings written as one unit: `parts: [start_key, end_key]`."""
+    parts = fields.raw("parts", required=True)
+    if (
+        not isinstance(parts, list)
+        or len(parts) < 2
+        or not all(isinstance(part, str) for part in parts)
+        or len(set(parts)) != len(parts)
+    ):
+        fields.fail("parts", f"must be two or more different setting keys, got {_show(parts)}")
+    for part in parts:
+        setting = settings.get(part)
+        if setting is None:
+            fields.fail("parts", f"{part!r} is not a setting of this profile")
+        if not setting.hhmm:
+            fields.fail("parts", f"{part!r} is not a time setting (time: hhmm)")
+    point = _choice_point(fields, PointKind.SETTING, ValueType.TEXT)
+    return CompositeSetting(point=point, parts=tuple(parts))
+
+
+def _action(fields: _Fields) -> ActionPoint:
+    """Read an action: `writes: {address: raw}` or `clock: {address, year_offset}`."""
+    point = _choice_point(fields, PointKind.ACTION, ValueType.BOOL)
+    if fields.has("writes") == fields.has("clock"):
+        fields.fail(None, "give exactly one of `writes: {address: value}` or `clock: {...}`")
+    clock = fields.nested("clock", ("address", "year_offset"))
+    if clock is None:
+        return ActionPoint(point=point, writes=_holding_values(fields, "writes"))
+    address = clock.integer("address", required=True, low=0, high=0xFFFF - 5)
+    year_offset = clock.integer("year_offset", default=0, low=0, high=9999)
+    assert address is not None
+    assert year_offset is not None
+    return ActionPoint(point=point, clock_address=address, year_offset=year_offset)
 
 
 def _link(fields: _Fields | None) -> LinkRules:
@@ -552,6 +715,7 @@ def _link(fields: _Fields | None) -> LinkRules:
     assert gap is not None
     if gap < 0:
         fields.fail("gap", f"must not be negative, got {gap}")
+    max_registers = fields.integer("max_registers", default=125, low=1, high=125) or 125
     return LinkRules(
         baudrate=baudrate,
         bytesize=bytesize,
@@ -559,8 +723,9 @@ def _link(fields: _Fields | None) -> LinkRules:
         stopbits=stopbits,
         gap=gap,
         timeout=fields.positive("timeout", defaults.timeout),
-        max_registers=fields.integer("max_registers", default=125, low=1, high=125) or 125,
+        max_registers=max_registers,
         even_alignment=fields.flag("even_alignment", defaults.even_alignment),
+        alignment=fields.integer("alignment", default=1, low=1, high=max_registers) or 1,
         word_order=fields.choice("word_order", WordOrder, defaults.word_order),
     )
 
@@ -621,6 +786,9 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
             "points",
             "settings",
             "derived",
+            "modes",
+            "composites",
+            "actions",
         ),
     )
     profile_id = top.snake("id")
@@ -630,7 +798,15 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
     link = _link(
         top.nested(
             "link",
-            ("serial", "gap", "timeout", "max_registers", "even_alignment", "word_order"),
+            (
+                "serial",
+                "gap",
+                "timeout",
+                "max_registers",
+                "even_alignment",
+                "alignment",
+                "word_order",
+            ),
         )
     )
     barriers = _barriers(top.nested("barriers", tuple(access.value for access in Access)))
@@ -666,10 +842,25 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
     )
     readings = {item.key: item for item in points if isinstance(item, RegisterPoint)}
     derived = each("derived", _DERIVED_FIELDS, lambda fields: _derived(fields, readings))
+    setting_points = {item.key: item for item in settings if isinstance(item, RegisterPoint)}
+    modes = each("modes", _MODE_FIELDS, _mode)
+    composites = each(
+        "composites", _COMPOSITE_FIELDS, lambda fields: _composite(fields, setting_points)
+    )
+    actions = each("actions", _ACTION_FIELDS, _action)
     seen: set[str] = set()
-    for group_name, group in (("points", points), ("settings", settings), ("derived", derived)):
+    for group_name, group in (
+        ("points", points),
+        ("settings", settings),
+        ("derived", derived),
+        ("modes", modes),
+        ("composites", composites),
+        ("actions", actions),
+    ):
         for index, item in enumerate(group):
-            assert isinstance(item, RegisterPoint | DerivedPoint)
+            assert isinstance(
+                item, RegisterPoint | DerivedPoint | ModeSetting | CompositeSetting | ActionPoint
+            )
             if item.key in seen:
                 top.fail(f"{group_name}[{index}].key", f"{item.key!r} is used twice")
             seen.add(item.key)
@@ -685,6 +876,9 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
         points=tuple(item for item in points if isinstance(item, RegisterPoint)),
         settings=tuple(item for item in settings if isinstance(item, RegisterPoint)),
         derived=tuple(item for item in derived if isinstance(item, DerivedPoint)),
+        modes=tuple(item for item in modes if isinstance(item, ModeSetting)),
+        composites=tuple(item for item in composites if isinstance(item, CompositeSetting)),
+        actions=tuple(item for item in actions if isinstance(item, ActionPoint)),
         source=source,
     )
 

@@ -43,11 +43,14 @@ class ReadRules:
     max_registers: int = 125
     even_alignment: bool = False
     barriers: tuple[int, ...] = ()
+    # Every read starts at a multiple of this (GivEnergy dongles serve 60-register banks).
+    alignment: int = 1
 
     def block(self, start: int, end: int) -> Block | None:
         """Return the smallest legal block holding `start .. end - 1`, or None if there is none."""
         if self.even_alignment:
             start, end = start - start % 2, end + end % 2
+        start -= start % self.alignment
         if end - start > self.max_registers:
             return None
         # A barrier is the first address of a region no read may enter from below.
@@ -137,7 +140,8 @@ def plan_reads(spans: Iterable[Span], rules: ReadRules, cost: CostModel) -> list
             raise UnreadableSpanError(
                 f"registers {ordered[j - 1].address}..{ordered[j - 1].end - 1} cannot be read "
                 f"in one request (max {rules.max_registers}, even alignment "
-                f"{rules.even_alignment}, barriers {list(rules.barriers)})"
+                f"{rules.even_alignment}, alignment {rules.alignment}, "
+                f"barriers {list(rules.barriers)})"
             )
     blocks: list[Block] = []
     j = count

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 import math
 from pathlib import Path
+import re
+from typing import Literal
 
-from ..errors import ValidationError
+from ..errors import NotWritableError, UnknownPointError, ValidationError
 from ..model import Point, Value
 from ..transport.serial import SerialSettings
+from ..validate import validate
 from .codec import (
     RegisterType,
     WordOrder,
@@ -20,6 +24,7 @@ from .codec import (
     registers_to_text,
     text_to_registers,
 )
+from .planner import Span
 
 
 class Access(StrEnum):
@@ -77,12 +82,29 @@ def _decimal(number: float) -> Decimal:
     return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
 
 
+def hhmm_to_time(raw: int) -> time | None:
+    """Return the time of day an HHMM number holds (430 is 04:30); None when it is none."""
+    hours, minutes = divmod(raw, 100)
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        return None
+    return time(hours, minutes)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RegisterWrite:
+    """One holding register set to one raw value: a step of a write."""
+
+    address: int
+    value: int
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RegisterPoint:
     """A profile's reading or setting: the Point it produces and the register behind it.
 
-    `options` make an enum (raw code -> option), `bit` a boolean reading of one bit, and
-    `on_value`/`off_value` an on/off setting stored as two raw values.
+    `options` make an enum (raw code -> option), `bit` a boolean reading of one bit,
+    `on_value`/`off_value` an on/off setting stored as two raw values, and `hhmm` a time of
+    day stored as the decimal number HHMM (GivEnergy's time slots: 04:30 is 430).
     """
 
     point: Point
@@ -93,6 +115,7 @@ class RegisterPoint:
     bit: int | None = None
     on_value: int | float | None = None
     off_value: int | float | None = None
+    hhmm: bool = False
     write: WriteFunction | None = None
 
     @property
@@ -110,6 +133,9 @@ class RegisterPoint:
         raw = self.register.raw(registers)
         if isinstance(raw, str):
             return raw
+        if self.hhmm:
+            # Devices keep 0 or an impossible time such as 60 for "no slot"; 60 is no time.
+            return hhmm_to_time(int(raw)) if isinstance(raw, int) else None
         if self.bit is not None:
             unsigned = int(raw) & ((1 << (16 * self.register.count)) - 1)
             return bool(unsigned >> self.bit & 1)
@@ -145,6 +171,12 @@ class RegisterPoint:
                 return self.register.pack(value)
             except (ValueError, UnicodeEncodeError) as err:
                 raise ValidationError(f"{self.key}: {err}", key=self.key) from err
+        if self.hhmm:
+            if not isinstance(value, time):
+                raise ValidationError(
+                    f"{self.key} needs a time of day, got {value!r}", key=self.key
+                )
+            return self.register.pack(value.hour * 100 + value.minute)
         if self.switch:
             if not isinstance(value, bool):
                 raise ValidationError(f"{self.key} needs on or off, got {value!r}", key=self.key)
@@ -169,14 +201,22 @@ class RegisterPoint:
         except (ValueError, OverflowError) as err:
             raise ValidationError(f"{self.key}: {err}", key=self.key) from err
 
+    def writes(self, value: Value) -> tuple[RegisterWrite, ...]:
+        """Return the register steps that store `value`, one per register."""
+        return tuple(
+            RegisterWrite(address=self.register.address + index, value=word)
+            for index, word in enumerate(self.encode(value))
+        )
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DerivedPoint:
-    """A reading computed from two others after they are read: `minuend - subtrahend`."""
+    """A reading computed from two others after they are read: `first - second` or their sum."""
 
     point: Point
-    minuend: str
-    subtrahend: str
+    first: str
+    second: str
+    operation: Literal["difference", "sum"] = "difference"
 
     @property
     def key(self) -> str:
@@ -186,11 +226,11 @@ class DerivedPoint:
     @property
     def inputs(self) -> tuple[str, str]:
         """Return the keys of the readings this value is computed from."""
-        return self.minuend, self.subtrahend
+        return self.first, self.second
 
-    def compute(self, values: Mapping[str, Value]) -> Value | None:
+    def compute(self, values: Mapping[str, Value | None]) -> Value | None:
         """Return the value from the inputs' values; None unless both were read as numbers."""
-        left, right = values.get(self.minuend), values.get(self.subtrahend)
+        left, right = values.get(self.first), values.get(self.second)
         if (
             isinstance(left, bool)
             or isinstance(right, bool)
@@ -199,10 +239,128 @@ class DerivedPoint:
         ):
             return None
         # Decimal keeps 229.9 - 12.3 at 217.6 rather than 217.60000000000002.
-        difference = _decimal(left) - _decimal(right)
+        if self.operation == "sum":
+            result = _decimal(left) + _decimal(right)
+        else:
+            result = _decimal(left) - _decimal(right)
         if isinstance(left, int) and isinstance(right, int):
-            return int(difference)
-        return float(difference)
+            return int(result)
+        return float(result)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModeOption:
+    """What choosing one option of a mode writes, and which register values read as it."""
+
+    writes: tuple[RegisterWrite, ...]
+    match: Mapping[int, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModeSetting:
+    """A select whose options each set several holding registers (a battery mode).
+
+    A device reads as the first option, in order, whose `match` registers all hold their
+    values; none matching is an unknown state, not published.
+    """
+
+    point: Point
+    options: Mapping[str, ModeOption]
+
+    @property
+    def key(self) -> str:
+        """Return the point key."""
+        return self.point.key
+
+    @property
+    def registers(self) -> tuple[int, ...]:
+        """Return the holding registers that tell the options apart."""
+        return tuple(
+            sorted({address for option in self.options.values() for address in option.match})
+        )
+
+    def decode(self, registers: Mapping[int, int]) -> str | None:
+        """Return the option the registers read as, or None."""
+        for name, option in self.options.items():
+            if all(registers.get(address) == raw for address, raw in option.match.items()):
+                return name
+        return None
+
+    def writes(self, value: Value) -> tuple[RegisterWrite, ...]:
+        """Return the steps that set an option, in the order they are written."""
+        option = self.options.get(value) if isinstance(value, str) else None
+        if option is None:
+            raise ValidationError(
+                f"{self.key} must be one of {', '.join(self.options)}, got {value!r}",
+                key=self.key,
+            )
+        return option.writes
+
+
+_CLOCK_TEXT = re.compile(r"\d{2}:\d{2}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CompositeSetting:
+    """Time settings written as one unit (a slot's start and end): "04:30-07:00".
+
+    The value is the parts' times as HH:MM joined by `separator`; a write is validated whole
+    before any part is sent.
+    """
+
+    point: Point
+    parts: tuple[str, ...]
+    separator: str = "-"
+
+    @property
+    def key(self) -> str:
+        """Return the point key."""
+        return self.point.key
+
+    def join(self, values: Sequence[Value | None]) -> str | None:
+        """Return the value of the parts' values; None unless every part is a time."""
+        if not all(isinstance(value, time) for value in values):
+            return None
+        return self.separator.join(f"{value:%H:%M}" for value in values if isinstance(value, time))
+
+    def split(self, value: Value) -> list[str]:
+        """Return the text of each part, refusing anything but HH:MM parts."""
+        pieces = str(value).split(self.separator)
+        if len(pieces) != len(self.parts) or not all(
+            _CLOCK_TEXT.fullmatch(piece) for piece in pieces
+        ):
+            example = self.separator.join(["HH:MM"] * len(self.parts))
+            raise ValidationError(f"{self.key} needs {example}, got {value!r}", key=self.key)
+        return pieces
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActionPoint:
+    """An action: fixed values into holding registers, or the local time into a clock.
+
+    A clock is six registers from `clock_address`: year minus `year_offset`, month, day,
+    hour, minute, second.
+    """
+
+    point: Point
+    writes: tuple[RegisterWrite, ...] = ()
+    clock_address: int | None = None
+    year_offset: int = 0
+
+    @property
+    def key(self) -> str:
+        """Return the point key."""
+        return self.point.key
+
+    def steps(self, now: datetime) -> tuple[RegisterWrite, ...]:
+        """Return the writes that perform the action at local time `now`."""
+        if self.clock_address is None:
+            return self.writes
+        fields = (now.year - self.year_offset, now.month, now.day, now.hour, now.minute, now.second)
+        return tuple(
+            RegisterWrite(address=self.clock_address + index, value=field)
+            for index, field in enumerate(fields)
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -232,6 +390,7 @@ class LinkRules:
     timeout: float = 1.0
     max_registers: int = 125
     even_alignment: bool = False
+    alignment: int = 1
     word_order: WordOrder = WordOrder.BIG
 
     @property
@@ -260,15 +419,24 @@ class Profile:
     points: tuple[RegisterPoint, ...] = ()
     settings: tuple[RegisterPoint, ...] = ()
     derived: tuple[DerivedPoint, ...] = ()
+    modes: tuple[ModeSetting, ...] = ()
+    composites: tuple[CompositeSetting, ...] = ()
+    actions: tuple[ActionPoint, ...] = ()
     source: Path | None = None
     _by_key: dict[str, RegisterPoint] = field(init=False, repr=False, compare=False)
     _derived_by_key: dict[str, DerivedPoint] = field(init=False, repr=False, compare=False)
+    _modes: dict[str, ModeSetting] = field(init=False, repr=False, compare=False)
+    _composites: dict[str, CompositeSetting] = field(init=False, repr=False, compare=False)
+    _actions: dict[str, ActionPoint] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Index the readings, settings and derived readings by key."""
+        """Index every kind of point by key."""
         by_key = {register_point.key: register_point for register_point in self.register_points}
         object.__setattr__(self, "_by_key", by_key)
         object.__setattr__(self, "_derived_by_key", {item.key: item for item in self.derived})
+        object.__setattr__(self, "_modes", {item.key: item for item in self.modes})
+        object.__setattr__(self, "_composites", {item.key: item for item in self.composites})
+        object.__setattr__(self, "_actions", {item.key: item for item in self.actions})
 
     @property
     def register_points(self) -> tuple[RegisterPoint, ...]:
@@ -284,10 +452,116 @@ class Profile:
         return self._derived_by_key.get(key)
 
     def catalogue(self) -> tuple[Point, ...]:
-        """Return the points a device of this profile has: readings, settings, derived."""
-        return tuple(register_point.point for register_point in self.register_points) + tuple(
-            derived.point for derived in self.derived
+        """Return the points a device of this profile has.
+
+        Readings, settings and derived readings, then modes, composite settings and actions.
+        """
+        return tuple(
+            item.point
+            for group in (
+                self.register_points,
+                self.derived,
+                self.modes,
+                self.composites,
+                self.actions,
+            )
+            for item in group
         )
+
+    def spans(self, keys: Collection[str]) -> dict[Access, list[Span]]:
+        """Return, per table, the registers to read for these points (unknown keys add none)."""
+        spans: dict[Access, set[Span]] = {}
+
+        def need(register: Register) -> None:
+            spans.setdefault(register.access, set()).add(Span(register.address, register.count))
+
+        for key in keys:
+            for name in self._inputs(key):
+                if (register_point := self._by_key.get(name)) is not None:
+                    need(register_point.register)
+            if (mode := self._modes.get(key)) is not None:
+                for address in mode.registers:
+                    need(
+                        Register(
+                            access=Access.HOLDING, address=address, type=RegisterType.U16, count=1
+                        )
+                    )
+        return {access: sorted(found) for access, found in spans.items()}
+
+    def _inputs(self, key: str) -> tuple[str, ...]:
+        """Return the register points a point is decoded from (itself, a sum's terms, parts)."""
+        if (derived := self._derived_by_key.get(key)) is not None:
+            return derived.inputs
+        if (composite := self._composites.get(key)) is not None:
+            return composite.parts
+        return (key,)
+
+    def values(
+        self, keys: Collection[str], registers: Mapping[tuple[Access, int], int]
+    ) -> dict[str, Value]:
+        """Return the values of these points from raw registers read for them.
+
+        A point whose registers are missing, or that hold no valid value, is left out.
+        """
+
+        def plain(key: str) -> Value | None:
+            register_point = self._by_key.get(key)
+            if register_point is None:
+                return None
+            register = register_point.register
+            words = [
+                registers.get((register.access, register.address + i))
+                for i in range(register.count)
+            ]
+            if any(word is None for word in words):
+                return None
+            return register_point.decode([word for word in words if word is not None])
+
+        found: dict[str, Value] = {}
+        for key in keys:
+            value: Value | None
+            if (derived := self._derived_by_key.get(key)) is not None:
+                value = derived.compute({name: plain(name) for name in derived.inputs})
+            elif (composite := self._composites.get(key)) is not None:
+                value = composite.join([plain(name) for name in composite.parts])
+            elif (mode := self._modes.get(key)) is not None:
+                held = {
+                    address: word
+                    for address in mode.registers
+                    if (word := registers.get((Access.HOLDING, address))) is not None
+                }
+                value = mode.decode(held)
+            else:
+                value = plain(key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    def write_plan(self, key: str, value: Value, *, now: datetime) -> tuple[RegisterWrite, ...]:
+        """Return the register steps, in order, that write a validated setting or action."""
+        if (register_point := self._by_key.get(key)) is not None:
+            if register_point.write is None:
+                raise NotWritableError(f"{key} is a reading, not a setting", key=key)
+            return register_point.writes(value)
+        if (mode := self._modes.get(key)) is not None:
+            return mode.writes(value)
+        if (composite := self._composites.get(key)) is not None:
+            parts = [self._by_key[name] for name in composite.parts]
+            pieces = composite.split(value)
+            # Every part is checked before any is written: the unit is all or nothing.
+            checked = [
+                validate(part.point, piece) for part, piece in zip(parts, pieces, strict=True)
+            ]
+            return tuple(
+                step
+                for part, part_value in zip(parts, checked, strict=True)
+                for step in part.writes(part_value)
+            )
+        if (action := self._actions.get(key)) is not None:
+            return action.steps(now)
+        if key in self._derived_by_key:
+            raise NotWritableError(f"{key} is computed, not a setting", key=key)
+        raise UnknownPointError(f"{self.id} has no point {key!r}", key=key)
 
     def barriers_for(self, access: Access) -> tuple[int, ...]:
         """Return the addresses no read of `access` may span."""

@@ -1,0 +1,69 @@
+"""Which GivEnergy inverter a device is, from its device type code and ARM firmware.
+
+Facts (dewet22/givenergy-modbus `model/inverter.py`): the first hex digit of the device type
+code in HR0 is the family (2 hybrid, 3 AC-coupled, 4 three-phase hybrid, 5 EMS, 6 three-phase
+AC, 7 gateway, 8 All-in-One), the first two digits pick some variants (21 Polar, 41 commercial
+All-in-One, 81 HV Gen 3, 82 All-in-One hybrid, 83 Gen 4), and a "20" hybrid's generation is
+the hundreds digit of its ARM firmware in HR21 (3 Gen 3, 8 or 9 Gen 2, anything else Gen 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UnsupportedError
+
+HYBRID = "givenergy_hybrid"
+HYBRID_GEN1 = "givenergy_hybrid_gen1"
+AC_COUPLED = "givenergy_ac"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Model:
+    """An inverter model: its name, its register profile, whether LV packs hang off it."""
+
+    name: str
+    profile: str
+    battery_packs: bool = True
+
+
+_HYBRID_GENERATIONS = {3: "Hybrid Gen 3", 8: "Hybrid Gen 2", 9: "Hybrid Gen 2"}
+_VARIANTS = {
+    "21": Model(name="Polar hybrid", profile=HYBRID),
+    # HV batteries sit behind a BCU (0x70 + n), not at the LV pack addresses.
+    "81": Model(name="Hybrid HV Gen 3", profile=HYBRID, battery_packs=False),
+    "83": Model(name="Hybrid Gen 4", profile=HYBRID),
+}
+_FAMILIES = {
+    "2": Model(name="Hybrid", profile=HYBRID),
+    "3": Model(name="AC-coupled", profile=AC_COUPLED),
+    # The All-in-One's battery is an HV stack behind its own controller.
+    "8": Model(name="All-in-One", profile=AC_COUPLED, battery_packs=False),
+}
+# Read through other register banks (IR/HR 1000+, 1600+, 2040+) this library does not map.
+_UNSUPPORTED = {
+    "4": "three-phase hybrid",
+    "41": "commercial All-in-One",
+    "5": "EMS plant controller",
+    "6": "three-phase AC-coupled",
+    "7": "gateway",
+    "82": "All-in-One hybrid (three-phase register layout)",
+}
+
+
+def detect(device_type_code: int, arm_firmware: int) -> Model:
+    """Return the model of an inverter; raise UnsupportedError for one this library cannot read."""
+    code = f"{device_type_code:04x}"
+    kind = _UNSUPPORTED.get(code[:2]) or _UNSUPPORTED.get(code[0])
+    if kind is not None:
+        raise UnsupportedError(
+            f"GivEnergy device type {code} is a {kind}, which this version cannot read yet",
+            model=kind,
+        )
+    if code[:2] == "20":
+        name = _HYBRID_GENERATIONS.get(arm_firmware // 100, "Hybrid Gen 1")
+        return Model(name=name, profile=HYBRID_GEN1 if name.endswith("1") else HYBRID)
+    model = _VARIANTS.get(code[:2]) or _FAMILIES.get(code[0])
+    if model is None:
+        raise UnsupportedError(f"GivEnergy device type {code} is unknown", model=code)
+    return model
