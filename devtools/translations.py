@@ -23,6 +23,9 @@ SERVICE_ICONS = {
     "read_registers": "mdi:table-arrow-down",
     "write_registers": "mdi:table-arrow-up",
     "write_setting": "mdi:tune-variant",
+    "write_settings": "mdi:tune-vertical",
+    "force": "mdi:timer-play-outline",
+    "cancel_force": "mdi:timer-off-outline",
 }
 
 

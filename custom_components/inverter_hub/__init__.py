@@ -63,6 +63,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: InverterConfigEntry) -> 
     _adopt_identity(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.relay = await async_start_relay(hass, entry)
+    await coordinator.overrides.async_load()
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(_async_reload_entry))
     return True

@@ -21,6 +21,7 @@ from .inverterlib.model import DeviceIdentity
 from .inverterlib.relay import Relay
 from .inverterlib.session import WRITE_LOG_SIZE, DeviceState, LinkSession
 from .inverterlib.writer import WriteRecord
+from .overrides import Overrides
 from .repairs import async_check_port
 
 type InverterConfigEntry = ConfigEntry[InverterCoordinator]
@@ -72,6 +73,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self._totals = totals_store(hass, entry.entry_id)
         # The relay of this entry's session to MQTT / RabbitMQ, when the options turn it on.
         self.relay: Relay | None = None
+        self.overrides = Overrides(hass, entry.entry_id, session)
         self._link_down = False
         super().__init__(
             hass,
@@ -162,6 +164,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
 
     async def async_shutdown(self) -> None:
         """Stop the relay and polling, and close the link."""
+        self.overrides.async_stop()
         if self.relay is not None:
             await self.relay.close()
             self.relay = None

@@ -1,7 +1,8 @@
-"""Service actions: a setting by entity or device, raw commands and raw registers (expert)."""
+"""Service actions: settings by entity or device, forced modes for a while, raw access (expert)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -26,7 +27,9 @@ from .const import DOMAIN
 from .coordinator import InverterConfigEntry, InverterCoordinator, translate_error
 from .inverterlib.capabilities import RawCommands, RawRegisters
 from .inverterlib.errors import InverterError, UnsupportedError
+from .inverterlib.families import family
 from .inverterlib.model import json_value
+from .overrides import changes
 
 ATTR_CONFIG_ENTRY = "config_entry_id"
 ATTR_COMMAND = "command"
@@ -37,6 +40,9 @@ ATTR_COUNT = "count"
 ATTR_VALUES = "values"
 ATTR_KEY = "key"
 ATTR_VALUE = "value"
+ATTR_SETTINGS = "settings"
+ATTR_MODE = "mode"
+ATTR_MINUTES = "minutes"
 
 _ENTRY: dict[vol.Marker, Any] = {vol.Required(ATTR_CONFIG_ENTRY): cv.string}
 
@@ -179,22 +185,76 @@ def _setting_target(call: ServiceCall) -> tuple[InverterCoordinator, str, str, s
             translation_key="unknown_entity",
             translation_placeholders={"entity": entity_id},
         )
-    device_id = call.data.get(ATTR_DEVICE_ID)
     key = call.data.get(ATTR_KEY)
+    if call.data.get(ATTR_DEVICE_ID) is None or key is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_setting_target")
+    coordinator, serial, device_name = _device_target(call)
+    return coordinator, serial, key, f"{device_name} {key}"
+
+
+def _device_target(call: ServiceCall) -> tuple[InverterCoordinator, str, str]:
+    """Return the coordinator, serial number and name of the device a call names."""
+    hass = call.hass
+    device_id = call.data.get(ATTR_DEVICE_ID)
     device = dr.async_get(hass).async_get(device_id) if device_id else None
-    if device is None or key is None:
+    if device is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_setting_target")
     for entry_id in device.config_entries:
         if (coordinator := _loaded(hass, entry_id)) is None:
             continue
         for domain, serial in device.identifiers:
             if domain == DOMAIN and serial in coordinator.devices:
-                return coordinator, serial, key, f"{device.name_by_user or device.name} {key}"
+                return coordinator, serial, device.name_by_user or device.name or serial
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="unknown_device",
         translation_placeholders={"device": device.name or device_id or ""},
     )
+
+
+async def _write_settings(call: ServiceCall) -> ServiceResponse:
+    coordinator, serial, _name = _device_target(call)
+    try:
+        records = await coordinator.session.write_many(
+            serial, call.data[ATTR_SETTINGS], source="service"
+        )
+    except InverterError as err:
+        raise translate_error(err) from err
+    coordinator.async_update_listeners()
+    return {"changed": changes(records)}
+
+
+def _recipe(coordinator: InverterCoordinator, mode: str) -> Mapping[str, object]:
+    """Return the settings a family writes for a forced mode, or say which modes it has."""
+    recipes = family(coordinator.session.client.family).recipes
+    if mode not in recipes:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_mode",
+            translation_placeholders={"mode": mode, "modes": ", ".join(recipes) or "none"},
+        )
+    return recipes[mode]
+
+
+async def _force(call: ServiceCall) -> ServiceResponse:
+    coordinator, serial, _name = _device_target(call)
+    settings = call.data.get(ATTR_SETTINGS) or _recipe(coordinator, call.data.get(ATTR_MODE, ""))
+    try:
+        result = await coordinator.overrides.async_apply(serial, settings, call.data[ATTR_MINUTES])
+    except InverterError as err:
+        raise translate_error(err) from err
+    coordinator.async_update_listeners()
+    return result
+
+
+async def _cancel_force(call: ServiceCall) -> ServiceResponse:
+    coordinator, serial, _name = _device_target(call)
+    try:
+        result = await coordinator.overrides.async_restore(serial)
+    except InverterError as err:
+        raise translate_error(err) from err
+    coordinator.async_update_listeners()
+    return result
 
 
 async def _write_setting(call: ServiceCall) -> ServiceResponse:
@@ -215,6 +275,21 @@ async def _write_setting(call: ServiceCall) -> ServiceResponse:
     }
 
 
+_SETTINGS = vol.All(dict, vol.Length(min=1, max=32))
+WRITE_SETTINGS_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_DEVICE_ID): cv.string, vol.Required(ATTR_SETTINGS): _SETTINGS}
+)
+FORCE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Exclusive(ATTR_MODE, "what"): cv.string,
+        vol.Exclusive(ATTR_SETTINGS, "what"): _SETTINGS,
+        vol.Required(ATTR_MINUTES): vol.All(vol.Coerce(int), vol.Range(min=1, max=1440)),
+    }
+)
+CANCEL_FORCE_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the service actions once for the integration."""
@@ -229,4 +304,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, "write_setting", _write_setting, WRITE_SETTING_SCHEMA, SupportsResponse.OPTIONAL
+    )
+    hass.services.async_register(
+        DOMAIN, "write_settings", _write_settings, WRITE_SETTINGS_SCHEMA, SupportsResponse.OPTIONAL
+    )
+    hass.services.async_register(DOMAIN, "force", _force, FORCE_SCHEMA, SupportsResponse.OPTIONAL)
+    hass.services.async_register(
+        DOMAIN, "cancel_force", _cancel_force, CANCEL_FORCE_SCHEMA, SupportsResponse.OPTIONAL
     )

@@ -69,6 +69,8 @@ class FamilySpec:
     # Where a rescan for devices that joined later looks when the entry has no scan range.
     rescan_addresses: tuple[int, ...] = ()
     options: tuple[FamilyOption, ...] = ()
+    # Named sets of settings a user may apply for a while (force charge), restored afterwards.
+    recipes: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     usb_ids: tuple[tuple[int, int], ...] = ()
     baudrates: tuple[int, ...] = (2400, 4800, 9600, 19200, 38400, 57600, 115200)
 

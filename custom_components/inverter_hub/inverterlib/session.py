@@ -366,6 +366,26 @@ class LinkSession:
         if not self.settings.expert:
             raise ExpertModeRequiredError("expert mode is off")
 
+    async def write_many(
+        self, serial_number: str, settings: Mapping[str, object], *, source: str
+    ) -> list[WriteRecord]:
+        """Write several settings in order, checked whole first; undo them if one fails."""
+        for key, value in settings.items():
+            self.check(serial_number, key, value)
+        done: list[WriteRecord] = []
+        try:
+            for key, value in settings.items():
+                done.append(await self.write(serial_number, key, value, source=source))
+        except InverterError:
+            for record in reversed(done):
+                if record.outcome is Outcome.APPLIED and record.old is not None:
+                    try:
+                        await self.write(serial_number, record.key, record.old, source=source)
+                    except InverterError as err:
+                        _LOGGER.warning("could not restore %s: %s", record.key, err)
+            raise
+        return done
+
     async def write(
         self, serial_number: str, key: str, value: object, *, source: str
     ) -> WriteRecord:

@@ -33,10 +33,18 @@ def points() -> Iterator[Point]:
         yield from profile.catalogue()
 
 
+# What "force charge" and "force export" write (GivTCP's recipes, as registers): the inverter
+# runs the whole day in one slot; the session restores the previous values afterwards.
+RECIPES: dict[str, dict[str, object]] = {
+    "charge": {"charge_target_soc": 100, "charge_slot_1": "00:00-23:59", "ac_charge": True},
+    "export": {"discharge_slot_1": "00:00-23:59", "battery_power_mode": "timed_export"},
+}
+
 SPEC = FamilySpec(
     id=FAMILY,
     title="GivEnergy inverters and batteries",
     links=(LinkDefaults(kind="tcp", port=8899),),
     build=build,
     points=points,
+    recipes=RECIPES,
 )

@@ -1,0 +1,174 @@
+"""A GivEnergy inverter in Home Assistant: batteries as devices, slots, modes, a forced export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.inverter_hub.const import DOMAIN
+from simulators.givenergy import GivEnergySimulator
+
+INVERTER = "SA2114G047"
+
+
+@pytest.fixture
+async def dongle(socket_enabled: None) -> AsyncIterator[GivEnergySimulator]:
+    """Serve a Gen 2 hybrid with two battery packs behind a simulated dongle."""
+    simulator = GivEnergySimulator()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, dongle: GivEnergySimulator) -> AsyncIterator[MockConfigEntry]:
+    """Set up an entry for the simulated inverter."""
+    host, port = await dongle.start()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        unique_id=INVERTER,
+        data={"family": "givenergy", "link": f"tcp://{host}:{port}"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _entity(hass: HomeAssistant, platform: str, serial: str, key: str) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{serial}_{key}")
+    assert entity_id is not None, f"{platform} {key} of {serial}"
+    return entity_id
+
+
+def _device(hass: HomeAssistant, serial: str) -> str:
+    registry = dr.async_get(hass)
+    return next(d.id for d in registry.devices.values() if (DOMAIN, serial) in d.identifiers)
+
+
+async def test_inverter_and_battery_packs_are_devices(
+    hass: HomeAssistant, entry: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    """The packs hang under the inverter; power flows add up with Home Assistant's signs."""
+    devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    inverter = next(device for device in devices if device.via_device_id is None)
+    packs = [device for device in devices if device.via_device_id == inverter.id]
+    assert len(packs) == 2
+    values = {
+        key: float(hass.states.get(_entity(hass, "sensor", INVERTER, key)).state)
+        for key in ("pv_power", "load_power", "battery_power", "grid_power")
+    }
+    # PV = load + battery charging + export; charging and export are negative here.
+    assert values["pv_power"] == pytest.approx(
+        values["load_power"] - values["battery_power"] - values["grid_power"], abs=5
+    )
+
+
+async def test_slot_and_mode_from_the_ui(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """A slot's start and a named battery mode are set through their entities."""
+    start = _entity(hass, "time", INVERTER, "charge_slot_1_start")
+    await hass.services.async_call(
+        "time", "set_value", {"entity_id": start, "time": "02:15:00"}, blocking=True
+    )
+    assert hass.states.get(start).state == "02:15:00"
+    mode = _entity(hass, "select", INVERTER, "battery_power_mode")
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": mode, "option": "timed_demand"}, blocking=True
+    )
+    assert hass.states.get(mode).state == "timed_demand"
+
+
+async def test_write_settings_sets_a_slot_and_its_target_together(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Start, end and target go in one call; a bad value sends nothing."""
+    device_id = _device(hass, INVERTER)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "write_settings",
+        {
+            "device_id": device_id,
+            "settings": {"charge_slot_2": "01:00-03:00", "charge_target_soc": 90},
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["changed"]["charge_slot_2"] == {"old": "00:00-00:00", "new": "01:00-03:00"}
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN,
+            "write_settings",
+            {
+                "device_id": device_id,
+                "settings": {"charge_slot_2": "02:00-04:00", "charge_target_soc": 101},
+            },
+            blocking=True,
+        )
+    session = entry.runtime_data.session
+    assert session.devices[INVERTER].values["charge_slot_2"] == "01:00-03:00"
+
+
+async def test_forced_export_is_restored_on_time_and_after_a_restart(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Force export for 30 minutes: the schedule and mode come back, also across a restart."""
+    device_id = _device(hass, INVERTER)
+    session = entry.runtime_data.session
+    before = {
+        key: session.devices[INVERTER].values[key]
+        for key in ("battery_power_mode", "discharge_slot_1")
+    }
+    response = await hass.services.async_call(
+        DOMAIN,
+        "force",
+        {"device_id": device_id, "mode": "export", "minutes": 30},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["changed"]["battery_power_mode"] == {"old": "eco", "new": "timed_export"}
+    # Home Assistant restarts in the middle of it.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    session = entry.runtime_data.session
+    assert session.devices[INVERTER].values["battery_power_mode"] == "timed_export"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=31))
+    await hass.async_block_till_done()
+    values = session.devices[INVERTER].values
+    assert {key: values[key] for key in before} == before
+    assert entry.runtime_data.overrides.active(INVERTER) is None
+    # A mode the family does not have is refused, naming the ones it has.
+    with pytest.raises(ServiceValidationError) as info:
+        await hass.services.async_call(
+            DOMAIN, "force", {"device_id": device_id, "mode": "nap", "minutes": 5}, blocking=True
+        )
+    assert info.value.translation_placeholders == {"mode": "nap", "modes": "charge, export"}
+
+
+async def test_cancel_force_restores_now(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Ending a forced charge puts the previous values back at once."""
+    device_id = _device(hass, INVERTER)
+    await hass.services.async_call(
+        DOMAIN,
+        "force",
+        {"device_id": device_id, "settings": {"charge_slot_1": "00:00-23:59"}, "minutes": 60},
+        blocking=True,
+    )
+    response = await hass.services.async_call(
+        DOMAIN, "cancel_force", {"device_id": device_id}, blocking=True, return_response=True
+    )
+    assert response == {"changed": {"charge_slot_1": {"old": "00:00-23:59", "new": "00:30-04:30"}}}
+    response = await hass.services.async_call(
+        DOMAIN, "cancel_force", {"device_id": device_id}, blocking=True, return_response=True
+    )
+    assert response == {"changed": {}}
