@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
+from homeassistant.components import network
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -50,6 +52,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .inverterlib.discovery import hosts_of, search
 from .inverterlib.errors import InverterError, LinkTimeoutError, UnsupportedError
 from .inverterlib.families import FAMILIES, family
 from .inverterlib.family import FamilySpec, KnownDevice
@@ -82,7 +85,25 @@ def port_exists(path: str) -> bool:
 def _link_menu(spec: FamilySpec) -> list[str]:
     """Return the link steps a family offers, in menu order."""
     menu: list[str] = [kind for kind in ("serial", "hid") if kind in spec.link_kinds]
-    return [*menu, "network"] if spec.network_kinds else menu
+    if spec.network_kinds:
+        menu.append("network")
+    if spec.searchable:
+        menu.append("search")
+    return menu
+
+
+async def local_hosts(hass: HomeAssistant) -> list[str]:
+    """Return every other host of the /24 networks this computer's enabled adapters are on."""
+    hosts: list[str] = []
+    for adapter in await network.async_get_adapters(hass):
+        if not adapter["enabled"]:
+            continue
+        for address in adapter["ipv4"]:
+            own = ipaddress.IPv4Address(address["address"])
+            if own.is_loopback or own.is_link_local:
+                continue
+            hosts.extend(hosts_of(ipaddress.IPv4Network(f"{own}/24", strict=False), own=str(own)))
+    return list(dict.fromkeys(hosts))
 
 
 def _port_selector(ports: list[selector.SelectOptionDict]) -> selector.Selector[Any]:
@@ -110,6 +131,7 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self._identities: list[DeviceIdentity] = []
         self._found: list[DeviceIdentity] = []
         self._placeholders: dict[str, str] = {}
+        self._searched: dict[str, DeviceIdentity] = {}
 
     @staticmethod
     @callback
@@ -244,6 +266,54 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="network",
             data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
+            errors=errors,
+            description_placeholders=self._placeholders,
+        )
+
+    async def async_step_search(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask every host of the local networks on the family's port who it is."""
+        errors: dict[str, str] = {}
+        port = self._family.defaults("tcp").port or 502
+        if user_input is not None:
+            port = int(user_input[CONF_PORT])
+            hosts = await local_hosts(self.hass)
+            self._searched = dict(await search(self._family.id, hosts, port))
+            if self._searched:
+                return await self.async_step_found()
+            errors["base"] = "nothing_found"
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PORT, default=port): selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1, max=65535, mode=selector.NumberSelectorMode.BOX
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="search", data_schema=schema, errors=errors)
+
+    async def async_step_found(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Let the user pick one of the devices the search found."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data = {CONF_LINK: user_input[CONF_LINK]}
+            result = await self._async_link_chosen(errors)
+            if result is not None:
+                return result
+        options = [
+            selector.SelectOptionDict(value=link, label=f"{identity.title} ({link})")
+            for link, identity in self._searched.items()
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_LINK): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=options)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="found",
+            data_schema=schema,
             errors=errors,
             description_placeholders=self._placeholders,
         )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.inverter_hub.config_flow import local_hosts
 from custom_components.inverter_hub.const import DOMAIN
 from simulators.givenergy import GivEnergySimulator
 
@@ -172,3 +176,53 @@ async def test_cancel_force_restores_now(hass: HomeAssistant, entry: MockConfigE
         DOMAIN, "cancel_force", {"device_id": device_id}, blocking=True, return_response=True
     )
     assert response == {"changed": {}}
+
+
+async def test_search_the_local_network_finds_the_inverter(
+    hass: HomeAssistant, dongle: GivEnergySimulator
+) -> None:
+    """The flow asks every local address on the port and lists the inverter with its serial."""
+    _host, port = await dongle.start()
+    # The test harness lets sockets reach 127.0.0.1 only; the search asks what it is given.
+    with patch(
+        "custom_components.inverter_hub.config_flow.local_hosts", return_value=["127.0.0.1"]
+    ):
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"family": "givenergy"}
+        )
+        assert result["menu_options"] == ["network", "search"]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "search"}
+        )
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {"port": 9})
+        assert result["errors"] == {"base": "nothing_found"}
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {"port": port})
+        assert result["step_id"] == "found"
+        options = result["data_schema"].schema["link"].config["options"]
+        assert [option["value"] for option in options] == [f"tcp://127.0.0.1:{port}"]
+        assert INVERTER in options[0]["label"]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"link": f"tcp://127.0.0.1:{port}"}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == INVERTER
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_local_hosts_are_the_slash_24_of_each_adapter(hass: HomeAssistant) -> None:
+    """Loopback and disabled adapters are left out; the computer's own address too."""
+    adapters = [
+        {"enabled": True, "ipv4": [{"address": "192.0.2.10", "network_prefix": 24}]},
+        {"enabled": True, "ipv4": [{"address": "127.0.0.1", "network_prefix": 8}]},
+        {"enabled": False, "ipv4": [{"address": "198.51.100.7", "network_prefix": 24}]},
+    ]
+    with patch(
+        "custom_components.inverter_hub.config_flow.network.async_get_adapters",
+        return_value=adapters,
+    ):
+        hosts = await local_hosts(hass)
+    assert len(hosts) == 253
+    assert "192.0.2.10" not in hosts
+    assert {"192.0.2.1", "192.0.2.254"} <= set(hosts)

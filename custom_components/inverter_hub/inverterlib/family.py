@@ -69,6 +69,8 @@ class FamilySpec:
     # Where a rescan for devices that joined later looks when the entry has no scan range.
     rescan_addresses: tuple[int, ...] = ()
     options: tuple[FamilyOption, ...] = ()
+    # Whether the config flow offers to search the local network on the family's TCP port.
+    searchable: bool = False
     # Named sets of settings a user may apply for a while (force charge), restored afterwards.
     recipes: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     usb_ids: tuple[tuple[int, int], ...] = ()

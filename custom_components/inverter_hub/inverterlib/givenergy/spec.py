@@ -47,4 +47,5 @@ SPEC = FamilySpec(
     build=build,
     points=points,
     recipes=RECIPES,
+    searchable=True,
 )
