@@ -1,10 +1,16 @@
-"""Simulated Modbus devices behind pymodbus's own server: TCP, UDP, RTU over TCP, RTU on a pty.
+"""Simulated Modbus devices behind pymodbus's own servers: TCP, UDP, RTU over TCP, RTU on a pty.
 
-Register banks are filled from the profile files, but every value is packed here from the
-profile's addresses, types and scales with `struct`, following the Modbus spec, never by the
-client's encoder. Each unit can refuse requests with an exception, or fall silent (a Growatt
-asleep at night) and wake again. Requests, replies and bytes are counted per unit, at the
+Register banks are laid out from the profile files (addresses, types, scales); the values come
+from a physical model of the house a device sits in (simulators.modbus_physics) and are packed
+here with `struct`, following the Modbus spec, never by the client's encoder. A unit can
+refuse requests with any exception code, or fall silent (a Growatt asleep at night) and wake
+again; between each server and its client, a fault plan (simulators.modbus_line) can lose,
+delay, split or damage replies. Requests, replies and bytes are counted per unit, at the
 server, for the benchmarks.
+
+pymodbus answers through request classes of ours, registered as its custom PDUs: their
+datastore method (`update_datastore` before pymodbus 3.12, `datastore_update` since) asks the
+simulated unit, so no pymodbus datastore API is relied on, whichever release is installed.
 
     python -m simulators.modbus --tcp 127.0.0.1:5020 --unit 1=sdm630 --unit 2=growatt_min
 """
@@ -13,23 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass
+from functools import cache
+import importlib
+import inspect
 import logging
-import os
 from pathlib import Path
 import random
 import struct
-import tty
-from typing import Any, Literal
+from typing import Any
 
-from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusServerContext
-from pymodbus.exceptions import NoSuchIdException
-from pymodbus.framer import FramerType
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer, ModbusUdpServer
-
+from inverterlib.modbus import shim
 from inverterlib.modbus.profile import (
     Access,
     Profile,
@@ -37,19 +39,25 @@ from inverterlib.modbus.profile import (
     RegisterPoint,
 )
 from inverterlib.modbus.registry import ProfileRegistry
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer, ModbusUdpServer
 
-_LOGGER = logging.getLogger(__name__)
+from simulators.modbus_line import Fault, FaultPlan, Framing, PtyBridge, TcpRelay, UdpRelay
+from simulators.modbus_physics import TICK, DeviceModel, model_for
 
 type Number = int | float
-type Framing = Literal["rtu", "socket"]
 
 _FORMATS = {"u16": ">H", "s16": ">h", "u32": ">I", "s32": ">i", "f32": ">f"}
 _READ_FUNCTIONS = {3: Access.HOLDING, 4: Access.INPUT}
 # Framing bytes around a PDU: RTU unit id + CRC, or the 7-byte MBAP header.
 _HEADER_BYTES = {"rtu": 3, "socket": 7}
 
-_MOVING = ("voltage", "frequency", "power", "current", "apparent_power", "reactive_power")
-# What a healthy home installation shows, by Home Assistant device class.
+# Exception codes of the Modbus application protocol (V1.1b3, section 7).
+ILLEGAL_ADDRESS = 0x02
+ILLEGAL_VALUE = 0x03
+DEVICE_FAILURE = 0x04
+# What a healthy installation shows, by Home Assistant device class, where no model applies.
 _TYPICAL = {
     "voltage": 230.0,
     "current": 5.2,
@@ -64,6 +72,59 @@ _TYPICAL = {
     "battery": 65.0,
     "duration": 1500.0,
 }
+_REQUESTS = (
+    "ReadHoldingRegistersRequest",
+    "ReadInputRegistersRequest",
+    "WriteSingleRegisterRequest",
+    "WriteMultipleRegistersRequest",
+)
+
+
+def _no_such_unit() -> type[Exception]:
+    """Return the exception that keeps a pymodbus server silent (with missing units ignored)."""
+    exceptions = importlib.import_module("pymodbus.exceptions")
+    renamed: type[Exception] | None = getattr(exceptions, "NoSuchIdException", None)
+    return renamed or exceptions.NoSuchSlaveException
+
+
+def _silent_for_missing_units() -> dict[str, bool]:
+    """Return the server option that leaves requests to an absent unit unanswered."""
+    options = inspect.signature(ModbusTcpServer.__init__).parameters
+    name = (
+        "ignore_missing_devices" if "ignore_missing_devices" in options else "ignore_missing_slaves"
+    )
+    return {name: True}
+
+
+@cache
+def _idle_context() -> Any:
+    """Return a pymodbus server context with one empty device; our requests never read it.
+
+    Made once: pymodbus 3.13 and later log a deprecation warning for every one made.
+    """
+    datastore = importlib.import_module("pymodbus.datastore")
+    device = getattr(datastore, "ModbusDeviceContext", None) or datastore.ModbusSlaveContext
+    return datastore.ModbusServerContext(device(), single=True)
+
+
+def _request_classes(answer: Callable[[Any], Awaitable[Any]]) -> list[type[Any]]:
+    """Return the register request classes of pymodbus, answered by `answer` instead."""
+
+    async def serve(request: Any, *_datastore: Any) -> Any:
+        return await answer(request)
+
+    return [
+        type(
+            f"Simulated{name}",
+            (shim.pdu_class(name),),
+            {"update_datastore": serve, "datastore_update": serve},
+        )
+        for name in _REQUESTS
+    ]
+
+
+_NO_SUCH_UNIT = _no_such_unit()
+_SILENT_FOR_MISSING_UNITS = _silent_for_missing_units()
 
 
 @dataclass
@@ -131,7 +192,7 @@ def _unpack(
 
 
 def _typical(register_point: RegisterPoint, unit: int) -> Number | str:
-    """Return a believable starting value for a reading or setting."""
+    """Return a believable starting value for a point no physical model covers."""
     point = register_point.point
     key = point.key
     if register_point.register.type.value == "ascii":
@@ -145,9 +206,6 @@ def _typical(register_point: RegisterPoint, unit: int) -> Number | str:
     if register_point.bit is not None:
         return 0
     value = _TYPICAL.get(point.device_class or "", 10.0)
-    if point.device_class == "voltage":
-        value = 52.0 if "battery" in key else 320.0 if "pv" in key else value
-        value = 400.0 if any(pair in key for pair in ("l1_l2", "l2_l3", "l3_l1")) else value
     if point.minimum is not None and point.maximum is not None:
         value = point.maximum if value > point.maximum or value < point.minimum else value
     if point.plausible is not None and not point.plausible[0] <= value <= point.plausible[1]:
@@ -159,7 +217,7 @@ class SimulatedUnit:
     """One Modbus unit: its register banks, its moving values and its faults."""
 
     def __init__(self, unit: int, profile: Profile, *, seed: int = 1, moving: bool = True) -> None:
-        """Fill the banks from the profile."""
+        """Fill the banks from the profile and the physical model of the device."""
         self.unit = unit
         self.profile = profile
         self.moving = moving
@@ -167,28 +225,36 @@ class SimulatedUnit:
         self.refusals: list[tuple[Access | None, range | None, int]] = []
         self.asleep = False
         self.banks: dict[Access, dict[int, int]] = {Access.INPUT: {}, Access.HOLDING: {}}
-        self._random = random.Random(seed * 1000 + unit)
-        self._base: dict[str, Number] = {}
         for register_point in profile.register_points:
-            value = _typical(register_point, unit)
-            if not isinstance(value, str):
-                self._base[register_point.key] = value
-            self._store(register_point, value)
+            self._store(register_point, _typical(register_point, unit))
         for name, register in profile.info.items():
             serial = name == "serial_number"
             if register.type.value == "ascii":
                 self._put(register, _pack(register, f"SIM{unit:04d}" if serial else "SIM1.0"))
             else:
                 self._put(register, _pack(register, 2_024_000 + unit if serial else 101))
-        self._pinned: set[tuple[Access, int]] = set()
+        pinned: set[tuple[Access, int]] = set()
         for rule in profile.identify:
             register = rule.register
             if rule.equals:
                 self._put(register, _pack(register, rule.equals[0]))
-                self._pinned.update(
+                pinned.update(
                     (register.access, register.address + i) for i in range(register.count)
                 )
-        self._moving = [rp for rp in profile.points if self._moves(rp)]
+        # The readings a model may set: all but the identification registers, which never move.
+        self._measured = [
+            register_point
+            for register_point in profile.register_points
+            if register_point.write is None
+            and (register_point.register.access, register_point.register.address) not in pinned
+        ]
+        keys = [register_point.key for register_point in profile.register_points]
+        self.model: DeviceModel | None = model_for(keys, random.Random(seed * 1000 + unit))
+        if self.model is not None:
+            for key, value in self.model.wiring.items():
+                if (setting := profile.register_point(key)) is not None:
+                    self._store(setting, value)
+            self._measure()
 
     # Values -----------------------------------------------------------------------------
 
@@ -260,44 +326,26 @@ class SimulatedUnit:
             raise KeyError(key)
         self._store(register_point, value)
 
-    def _moves(self, register_point: RegisterPoint) -> bool:
-        """Return whether a reading changes over time (identification registers never do)."""
-        register = register_point.register
-        point = register_point.point
-        return (
-            point.key in self._base
-            and not register_point.options
-            and register_point.bit is None
-            and register_point.on_value is None
-            and (register.access, register.address) not in self._pinned
-            and (point.state_class == "total_increasing" or point.device_class in _MOVING)
-        )
+    def _measure(self) -> None:
+        """Store what the model measures now in the registers of the readings."""
+        assert self.model is not None
+        readings = self.model.readings()
+        for register_point in self._measured:
+            value = readings.get(register_point.key)
+            if value is not None:
+                self._store(register_point, value)
 
     def step(self) -> None:
-        """Let time pass: voltages jitter, powers vary, energy counters climb."""
-        for register_point in self._moving:
-            point = register_point.point
-            current = self.value(point.key)
-            assert isinstance(current, int | float)
-            base = self._base[point.key]
-            if point.state_class == "total_increasing":
-                # At least one raw step for integers; a few watt-hours for floats.
-                integer = register_point.register.type.integer
-                step = abs(register_point.scale) if integer else 0.01
-                new = current + step * self._random.randint(1, 5)
-            elif point.device_class in ("voltage", "frequency"):
-                new = base * (1 + self._random.uniform(-0.004, 0.004))
-            else:
-                new = base * self._random.uniform(0.8, 1.2)
-            if point.plausible is not None:
-                new = min(max(new, point.plausible[0]), point.plausible[1])
-            self._store(register_point, new)
+        """Let `TICK` seconds of simulated time pass: the model moves, the readings follow."""
+        if self.model is not None:
+            self.model.step(TICK)
+            self._measure()
 
     # Faults -----------------------------------------------------------------------------
 
     def refuse(
         self,
-        code: int = ExcCodes.DEVICE_FAILURE,
+        code: int = DEVICE_FAILURE,
         *,
         access: Access | None = None,
         addresses: range | None = None,
@@ -309,12 +357,12 @@ class SimulatedUnit:
         """Answer requests normally again."""
         self.refusals.clear()
 
-    def _refusal(self, access: Access, address: int, count: int) -> ExcCodes | None:
+    def _refusal(self, access: Access, address: int, count: int) -> int | None:
         for refused_access, addresses, code in self.refusals:
             if refused_access not in (None, access):
                 continue
             if addresses is None or any(a in addresses for a in range(address, address + count)):
-                return ExcCodes(code)
+                return code
         return None
 
     def sleep(self) -> None:
@@ -327,24 +375,24 @@ class SimulatedUnit:
 
     # Requests ---------------------------------------------------------------------------
 
-    def read(self, access: Access, address: int, count: int) -> list[int] | ExcCodes:
+    def read(self, access: Access, address: int, count: int) -> list[int] | int:
         """Serve a read of `count` registers, enforcing the device's own read rules."""
         if (refusal := self._refusal(access, address, count)) is not None:
             return refusal
         rules = self.profile.link
         if count > rules.max_registers:
-            return ExcCodes.ILLEGAL_VALUE
+            return ILLEGAL_VALUE
         if rules.even_alignment and (address % 2 or count % 2):
-            return ExcCodes.ILLEGAL_ADDRESS
+            return ILLEGAL_ADDRESS
         if any(
             address < barrier < address + count for barrier in self.profile.barriers_for(access)
         ):
-            return ExcCodes.ILLEGAL_ADDRESS
+            return ILLEGAL_ADDRESS
         if self.moving:
             self.step()
         return self._read(access, address, count)
 
-    def write(self, address: int, values: Sequence[int]) -> ExcCodes | None:
+    def write(self, address: int, values: Sequence[int]) -> int | None:
         """Serve a write: only whole settings, only values the device accepts."""
         if (refusal := self._refusal(Access.HOLDING, address, len(values))) is not None:
             return refusal
@@ -359,107 +407,26 @@ class SimulatedUnit:
             else:
                 value = _unpack(register, values, register_point.scale, register_point.offset)
             if register_point.options and value not in register_point.options:
-                return ExcCodes.ILLEGAL_VALUE
+                return ILLEGAL_VALUE
             if register_point.on_value is not None and value not in (
                 register_point.on_value,
                 register_point.off_value,
             ):
-                return ExcCodes.ILLEGAL_VALUE
+                return ILLEGAL_VALUE
             if not isinstance(value, str) and (
                 (point.minimum is not None and value < point.minimum - 1e-6)
                 or (point.maximum is not None and value > point.maximum + 1e-6)
             ):
-                return ExcCodes.ILLEGAL_VALUE
+                return ILLEGAL_VALUE
             bank = self.banks[Access.HOLDING]
             for offset, word in enumerate(values):
                 bank[address + offset] = word
             return None
-        return ExcCodes.ILLEGAL_ADDRESS
-
-
-class _Context(ModbusServerContext):
-    """The pymodbus datastore, answered by our simulated units."""
-
-    def __init__(self, units: Mapping[int, SimulatedUnit]) -> None:
-        # The base initialiser builds pymodbus's own device model, which we replace whole.
-        self._units = units
-        self.simdevices = []
-
-    def _unit(self, device_id: int) -> SimulatedUnit:
-        unit = self._units.get(device_id)
-        if unit is None or unit.asleep:
-            # With ignore_missing_devices the server then stays silent, as a dark device does.
-            raise NoSuchIdException(f"unit {device_id} is not answering")  # type: ignore[no-untyped-call]
-        return unit
-
-    async def async_getValues(
-        self, device_id: int, func_code: int, address: int, count: int = 1
-    ) -> list[int] | list[bool] | ExcCodes:
-        unit = self._unit(device_id)
-        access = _READ_FUNCTIONS.get(func_code)
-        if access is None:
-            # The read-back pymodbus does after a write (FC06/FC16): the bank as it is now.
-            return unit._read(Access.HOLDING, address, count)
-        return unit.read(access, address, count)
-
-    async def async_setValues(
-        self, device_id: int, func_code: int, address: int, values: list[int] | list[bool]
-    ) -> ExcCodes | None:
-        return self._unit(device_id).write(address, [int(value) for value in values])
-
-    def device_ids(self) -> list[int]:
-        return list(self._units)
-
-
-class PtyBridge:
-    """Two ptys whose masters are wired together: a null-modem cable in software."""
-
-    def __init__(self) -> None:
-        """Prepare; nothing is opened yet."""
-        self.device_path = ""
-        self.client_path = ""
-        self._masters: list[int] = []
-        self._slaves: list[int] = []
-
-    def open(self) -> None:
-        """Create the ptys and start relaying between their masters."""
-        loop = asyncio.get_running_loop()
-        paths = []
-        for _ in range(2):
-            master, slave = os.openpty()
-            # Raw mode before anyone opens the port: no echo, no CR/LF translation.
-            tty.setraw(slave)
-            os.set_blocking(master, False)
-            self._masters.append(master)
-            # Holding a slave open keeps its master from reading EIO between users.
-            self._slaves.append(slave)
-            paths.append(os.ttyname(slave))
-        self.device_path, self.client_path = paths
-        first, second = self._masters
-        loop.add_reader(first, self._relay, first, second)
-        loop.add_reader(second, self._relay, second, first)
-
-    @staticmethod
-    def _relay(source: int, target: int) -> None:
-        try:
-            data = os.read(source, 4096)
-        except BlockingIOError:  # pragma: no cover - a spurious wakeup
-            return
-        os.write(target, data)
-
-    def close(self) -> None:
-        """Stop relaying and close every descriptor."""
-        loop = asyncio.get_running_loop()
-        for master in self._masters:
-            loop.remove_reader(master)
-        for fd in self._masters + self._slaves:
-            os.close(fd)
-        self._masters.clear()
-        self._slaves.clear()
+        return ILLEGAL_ADDRESS
 
 
 class ModbusSimulator:
-    """Several simulated units behind one or more pymodbus servers."""
+    """Several simulated units behind one or more pymodbus servers, with a faulty line."""
 
     def __init__(
         self,
@@ -480,8 +447,10 @@ class ModbusSimulator:
             )
             for unit, profile in units.items()
         }
-        self._context = _Context(self.units)
+        self.faults = FaultPlan(seed=seed)
+        self._requests = _request_classes(self._answer)
         self._servers: list[Any] = []
+        self._relays: list[TcpRelay | UdpRelay] = []
         self._bridges: list[PtyBridge] = []
 
     def unit(self, unit: int) -> SimulatedUnit:
@@ -496,6 +465,39 @@ class ModbusSimulator:
         """Zero every unit's counters."""
         for unit in self.units.values():
             unit.counters = UnitCounters()
+
+    def inject(self, fault: Fault, count: int | None = None) -> None:
+        """Spoil the next `count` replies on every endpoint, or every reply until cleared."""
+        self.faults.inject(fault, count)
+
+    def clear_faults(self) -> None:
+        """Let replies through untouched again."""
+        self.faults.clear()
+
+    async def _answer(self, request: Any) -> Any:
+        """Return the reply PDU of a unit to a request PDU, or stay silent."""
+        unit = self.units.get(request.dev_id)
+        if unit is None or unit.asleep:
+            # With missing units ignored, the server then sends nothing, as a dark device.
+            raise _NO_SUCH_UNIT(f"unit {request.dev_id} is not answering")
+        function = request.function_code
+        if function in _READ_FUNCTIONS:
+            result = unit.read(_READ_FUNCTIONS[function], request.address, request.count)
+            if isinstance(result, int):
+                return ExceptionResponse(function, result)
+            name = "ReadHoldingRegistersResponse" if function == 3 else "ReadInputRegistersResponse"
+            return shim.pdu_class(name)(registers=result)
+        values = [int(value) for value in request.registers]
+        if (refusal := unit.write(request.address, values)) is not None:
+            return ExceptionResponse(function, refusal)
+        # A write is acknowledged by echoing its address and values (FC06) or count (FC16).
+        if function == shim.WRITE_SINGLE:
+            return shim.pdu_class("WriteSingleRegisterResponse")(
+                address=request.address, registers=values
+            )
+        return shim.pdu_class("WriteMultipleRegistersResponse")(
+            address=request.address, count=len(values)
+        )
 
     def _tracers(
         self, framing: Framing
@@ -524,24 +526,34 @@ class ModbusSimulator:
 
         return trace_packet, trace_pdu
 
+    def _options(self, framing: Framing) -> dict[str, Any]:
+        """Return what every pymodbus server of this simulator is built with."""
+        trace_packet, trace_pdu = self._tracers(framing)
+        return {
+            "framer": FramerType.SOCKET if framing == "socket" else FramerType.RTU,
+            "trace_packet": trace_packet,
+            "trace_pdu": trace_pdu,
+            "custom_pdu": self._requests,
+            **_SILENT_FOR_MISSING_UNITS,
+        }
+
+    async def _start(self, server: Any) -> Any:
+        await server.serve_forever(background=True)
+        self._servers.append(server)
+        return server
+
     async def serve_tcp(
         self, host: str = "127.0.0.1", port: int = 0, *, framing: Framing = "socket"
     ) -> int:
         """Serve Modbus TCP (or RTU frames over TCP); return the port."""
-        trace_packet, trace_pdu = self._tracers(framing)
-        server = ModbusTcpServer(
-            self._context,
-            framer=FramerType.SOCKET if framing == "socket" else FramerType.RTU,
-            address=(host, port),
-            ignore_missing_devices=True,
-            trace_packet=trace_packet,
-            trace_pdu=trace_pdu,
+        server = await self._start(
+            ModbusTcpServer(_idle_context(), address=("127.0.0.1", 0), **self._options(framing))
         )
-        await server.serve_forever(background=True)
-        self._servers.append(server)
         listener = server.transport
         assert isinstance(listener, asyncio.Server)
-        return int(listener.sockets[0].getsockname()[1])
+        relay = TcpRelay(("127.0.0.1", listener.sockets[0].getsockname()[1]), framing, self.faults)
+        self._relays.append(relay)
+        return await relay.start(host, port)
 
     async def serve_rtu_over_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve RTU frames over TCP, as a serial-to-Ethernet gateway does; return the port."""
@@ -549,40 +561,33 @@ class ModbusSimulator:
 
     async def serve_udp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve Modbus UDP; return the port."""
-        trace_packet, trace_pdu = self._tracers("socket")
-        server = ModbusUdpServer(
-            self._context,
-            framer=FramerType.SOCKET,
-            address=(host, port),
-            ignore_missing_devices=True,
-            trace_packet=trace_packet,
-            trace_pdu=trace_pdu,
+        server = await self._start(
+            ModbusUdpServer(_idle_context(), address=("127.0.0.1", 0), **self._options("socket"))
         )
-        await server.serve_forever(background=True)
-        self._servers.append(server)
-        return int(server.transport.get_extra_info("sockname")[1])
+        relay = UdpRelay(("127.0.0.1", server.transport.get_extra_info("sockname")[1]), self.faults)
+        self._relays.append(relay)
+        return await relay.start(host, port)
 
     async def serve_pty(self, *, baudrate: int = 9600) -> str:
         """Serve RTU on one end of a pty pair; return the path a client opens."""
-        bridge = PtyBridge()
+        bridge = PtyBridge(self.faults)
         bridge.open()
         self._bridges.append(bridge)
-        trace_packet, trace_pdu = self._tracers("rtu")
-        server = ModbusSerialServer(
-            self._context,
-            framer=FramerType.RTU,
-            port=bridge.device_path,
-            baudrate=baudrate,
-            ignore_missing_devices=True,
-            trace_packet=trace_packet,
-            trace_pdu=trace_pdu,
+        await self._start(
+            ModbusSerialServer(
+                _idle_context(),
+                port=bridge.device_path,
+                baudrate=baudrate,
+                **self._options("rtu"),
+            )
         )
-        await server.serve_forever(background=True)
-        self._servers.append(server)
         return bridge.client_path
 
     async def stop(self) -> None:
-        """Shut every server down and close the ptys."""
+        """Shut every server and relay down and close the ptys."""
+        for relay in self._relays:
+            await relay.close()
+        self._relays.clear()
         for server in self._servers:
             await server.shutdown()
         self._servers.clear()

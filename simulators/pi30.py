@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 import random
+import re
 import signal
 import socket
 import sys
@@ -75,9 +76,50 @@ class Fault(StrEnum):
     GARBAGE = "garbage"
     BAD_CRC = "bad_crc"
     TRUNCATED = "truncated"
+    # The reply arrives behind the tail of another frame, as when a line is picked up mid-frame.
+    FRAGMENT = "fragment"
     NAK = "nak"
     DISCONNECT = "disconnect"
     SLOW = "slow"
+    # The reply is held back and sent when the next request arrives, ahead of its answer.
+    LATE = "late"
+    # The reply is sent `reply_delay` seconds late.
+    DELAYED = "delayed"
+    # Every number of the reply is replaced by a token Python's float() takes but no unit sends.
+    NAN = "nan"
+    INFINITE = "inf"
+    OVERFLOW = "1e999"
+    UNDERSCORE = "1_0"
+    # A reply without CR that runs on for `flood_bytes` bytes.
+    ENDLESS = "endless"
+
+
+_NON_FINITE = frozenset({Fault.NAN, Fault.INFINITE, Fault.OVERFLOW, Fault.UNDERSCORE})
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# The tail of a QMCHGCR reply: the fragment a HID link once kept reading instead of a reply.
+_FRAGMENT = reply_frame("010 020 030 040 050 060 070 080 090 100 110 120")[-20:]
+FLOOD_CHUNK = 256
+
+
+def corrupt_numbers(payload: str, token: str) -> str:
+    """Replace every number in a payload by `token`, padded to its width as float() reads it."""
+
+    def replace(match: re.Match[str]) -> str:
+        return token.rjust(len(match.group(0)), " " if token.isalpha() else "0")
+
+    return _NUMBER.sub(replace, payload)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Injected:
+    """A fault waiting for a request, of one command or of any."""
+
+    fault: Fault
+    command: str | None
+
+    def applies(self, command: str | None) -> bool:
+        """Return whether the fault hits a request of `command`."""
+        return self.command is None or self.command == command
 
 
 @dataclass
@@ -104,6 +146,8 @@ class Pi30Simulator:
         baud: float | None = None,
         latency: float = 0.0,
         slow_byte_delay: float = 0.05,
+        reply_delay: float = 0.5,
+        flood_bytes: int = 8192,
         seed: int = 30,
     ) -> None:
         """Wrap a device; `baud` paces every byte both ways at 10/baud seconds."""
@@ -111,10 +155,13 @@ class Pi30Simulator:
         self.baud = baud
         self.latency = latency
         self.slow_byte_delay = slow_byte_delay
+        self.reply_delay = reply_delay
+        self.flood_bytes = flood_bytes
         self.stats = Stats()
         self.tasks: set[asyncio.Task[None]] = set()
-        self._faults: deque[Fault] = deque()
-        self._standing: Fault | None = None
+        self._faults: deque[_Injected] = deque()
+        self._standing: _Injected | None = None
+        self._held: dict[Channel, bytes] = {}
         self._clears = 0
         self._random = random.Random(seed)
         self._closers: list[Callable[[], None]] = []
@@ -122,21 +169,27 @@ class Pi30Simulator:
 
     # --- faults --------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, count: int | None = None) -> None:
-        """Misbehave on the next `count` requests, or on every request until cleared."""
+    def inject(self, fault: Fault, count: int | None = None, *, command: str | None = None) -> None:
+        """Misbehave on the next `count` requests (of `command`), or on every one until cleared."""
+        injected = _Injected(fault=fault, command=command)
         if count is None:
-            self._standing = fault
+            self._standing = injected
         else:
-            self._faults.extend([fault] * count)
+            self._faults.extend([injected] * count)
 
     def clear_faults(self) -> None:
-        """Behave again."""
+        """Behave again; replies held back are forgotten."""
         self._faults.clear()
         self._standing = None
+        self._held.clear()
         self._clears += 1
 
-    def _next_fault(self) -> Fault | None:
-        return self._faults.popleft() if self._faults else self._standing
+    def _next_fault(self, command: str | None) -> Fault | None:
+        if self._faults and self._faults[0].applies(command):
+            return self._faults.popleft().fault
+        if self._standing is not None and self._standing.applies(command):
+            return self._standing.fault
+        return None
 
     # --- serving -------------------------------------------------------------------------
 
@@ -153,19 +206,31 @@ class Pi30Simulator:
         await sleep_until(loop, started + len(request) * self.byte_time)
         command = request_command(request[:-1])
         self.stats.requests[command or "<bad crc>"] += 1
-        fault = self._next_fault()
+        if (held := self._held.pop(channel, None)) is not None:
+            await self._send_paced(channel, held, slow=False)
+        fault = self._next_fault(command)
         refused = fault is Fault.NAK or command is None
         payload = NAK if refused or command is None else self.device.handle(command)
         if payload is None:
             return
         if self.latency:
             await asyncio.sleep(self.latency)
+        if fault in _NON_FINITE:
+            payload = corrupt_numbers(payload, fault)
         frame = reply_frame(payload)
         match fault:
             case Fault.SILENCE:
                 return
             case Fault.DISCONNECT:
                 channel.hang_up()
+                return
+            case Fault.LATE:
+                self._held[channel] = frame
+                return
+            case Fault.DELAYED:
+                await asyncio.sleep(self.reply_delay)
+            case Fault.ENDLESS:
+                await self._flood(channel)
                 return
             case Fault.GARBAGE:
                 frame = bytes(self._random.choice(b"\x00\x13\x7f\xfe ABC(0") for _ in range(12))
@@ -174,7 +239,17 @@ class Pi30Simulator:
                 frame = frame[:-3] + bytes(b ^ 0x55 for b in frame[-3:-1]) + b"\r"
             case Fault.TRUNCATED:
                 frame = frame[: len(frame) // 2]
+            case Fault.FRAGMENT:
+                frame = _FRAGMENT + frame
         await self._send_paced(channel, frame, slow=fault is Fault.SLOW)
+
+    async def _flood(self, channel: Channel) -> None:
+        """Send `flood_bytes` of a reply that never ends, in chunks, then stop."""
+        chunk = (b"(" + b"0123456789 " * FLOOD_CHUNK)[:FLOOD_CHUNK]
+        for _ in range(self.flood_bytes // FLOOD_CHUNK):
+            channel.send(chunk)
+            self.stats.bytes_out += len(chunk)
+            await asyncio.sleep(0.001)
 
     async def _send_paced(self, channel: Channel, frame: bytes, *, slow: bool) -> None:
         """Send a frame byte by byte at wire speed (or slower while a slow fault lasts)."""
@@ -243,6 +318,7 @@ class Pi30Simulator:
         self._closers.clear()
         for server in self._servers:
             server.close()
+        self._held.clear()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
-from datetime import datetime
-from unittest.mock import AsyncMock, PropertyMock, patch
+from datetime import UTC, datetime
+from unittest.mock import AsyncMock, MagicMock, PropertyMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.inverter_hub.const import DOMAIN
 from simulators.pi30 import Pi30Simulator
 from simulators.pi30_device import Pi30Device
 
+from .ha_compat import SharedSnapshotExtension, only_suggested_display_precision
+
 
 @pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialise states and registry entries the way Home Assistant's own tests do."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+def snapshot(snapshot: SnapshotAssertion) -> Generator[SnapshotAssertion]:
+    """Serialise states and registry entries as Home Assistant's own tests do, on any version."""
+    with only_suggested_display_precision():
+        yield snapshot.use_extension(SharedSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)
@@ -107,5 +109,22 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
         new_callable=PropertyMock,
         return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def frozen_session_clock() -> Generator[None]:
+    """Stop the sessions' clocks, so integrated totals and link health read the same each run.
+
+    Only the session's own clock: the links keep real time for their timeouts.
+    """
+    clock = MagicMock()
+    clock.monotonic.return_value = 1000.0
+    moment = MagicMock()
+    moment.now.return_value = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+    with (
+        patch("custom_components.inverter_hub.inverterlib.session.time", clock),
+        patch("custom_components.inverter_hub.inverterlib.session.datetime", moment),
     ):
         yield

@@ -31,7 +31,7 @@ PREFIX = "vmiii_5000_92932105105335"
         Platform.SWITCH,
     ],
 )
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "frozen_session_clock")
 async def test_platform_snapshot(
     hass: HomeAssistant,
     pi30_entry: MockConfigEntry,

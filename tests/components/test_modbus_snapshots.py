@@ -44,7 +44,9 @@ def no_vendor_gap() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("profile", "platform"), CASES)
-@pytest.mark.usefixtures("entity_registry_enabled_by_default", "socket_enabled")
+@pytest.mark.usefixtures(
+    "entity_registry_enabled_by_default", "socket_enabled", "frozen_session_clock"
+)
 async def test_profile_snapshot(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,

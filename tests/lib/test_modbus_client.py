@@ -163,11 +163,11 @@ async def test_writes_land_and_read_back(client: ModbusClient, simulator: Modbus
     record = await write_setting(client, meter, meter_points["demand_period"], 15)
     assert record.outcome is Outcome.APPLIED
     assert simulator.unit(1).value("demand_period") == 15.0
-    # An Eastron code is a float too: a select whose option is written as 3.0.
-    record = await write_setting(client, meter, meter_points["system_type"], "three_phase_4_wire")
-    assert (record.old, record.new) == ("single_phase_2_wire", "three_phase_4_wire")
-    assert simulator.unit(1).value("system_type") == 3.0
-    assert await client.read_registers(1, "holding", 0x000A, 2) == [0x4040, 0x0000]
+    # An Eastron code is a float too: a select whose option is written as 2.0.
+    record = await write_setting(client, meter, meter_points["system_type"], "three_phase_3_wire")
+    assert (record.old, record.new) == ("three_phase_4_wire", "three_phase_3_wire")
+    assert simulator.unit(1).value("system_type") == 2.0
+    assert await client.read_registers(1, "holding", 0x000A, 2) == [0x4000, 0x0000]
     assert (await write_setting(client, meter, meter_points["demand_period"], 15)).outcome is (
         Outcome.UNCHANGED
     )

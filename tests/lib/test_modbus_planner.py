@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hypothesis import given, settings, strategies as st
-import pytest
-
-from benchmarks.modbus import optimal_cover
 from inverterlib.modbus.client import read_rules
 from inverterlib.modbus.planner import (
     MBAP_COST,
@@ -24,6 +21,9 @@ from inverterlib.modbus.planner import (
 from inverterlib.modbus.profile import Access
 from inverterlib.modbus.registry import ProfileRegistry
 from inverterlib.model import PollGroup
+import pytest
+
+from benchmarks.modbus import optimal_cover
 
 # RS-485 at 9600 8N1 carries 960 bytes a second: an SDM's 50 ms gap is 48 bytes, a Growatt's
 # 850 ms gap 816 bytes.

@@ -6,9 +6,6 @@ from pathlib import Path
 import struct
 from typing import Any
 
-import pytest
-import yaml
-
 from inverterlib.errors import ProfileError, ValidationError
 from inverterlib.modbus.codec import (
     RegisterType,
@@ -39,6 +36,8 @@ from inverterlib.model import (
     PollGroup,
     ValueType,
 )
+import pytest
+import yaml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "modbus"
 

@@ -8,9 +8,6 @@ import re
 import struct
 from typing import Any
 
-import pytest
-import yaml
-
 from inverterlib.modbus.codec import RegisterType
 from inverterlib.modbus.loader import load_profile
 from inverterlib.modbus.planner import (
@@ -31,6 +28,8 @@ from inverterlib.modbus.registry import (
 from inverterlib.model import PollGroup, ValueType
 from inverterlib.pi30.readings import READINGS
 from inverterlib.pi30.settings import SETTINGS
+import pytest
+import yaml
 
 SNAKE = re.compile(r"[a-z0-9_]+")
 TYPES = {"u16": 1, "s16": 1, "u32": 2, "s32": 2, "f32": 2, "ascii": None}

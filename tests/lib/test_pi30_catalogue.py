@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 import re
 
-import pytest
-
 from inverterlib.errors import ValidationError
 from inverterlib.model import (
     Category,
@@ -29,6 +27,7 @@ from inverterlib.pi30.settings import (
     SETTINGS,
     parallel_setters,
 )
+import pytest
 
 BY_COMMAND = {query.command: query for query in QUERIES}
 

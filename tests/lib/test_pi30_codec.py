@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from inverterlib.errors import (
     DeviceRefusedError,
     FrameError,
@@ -17,6 +15,8 @@ from inverterlib.pi30.codec import (
     field_at,
     split_fields,
 )
+import pytest
+
 from simulators.pi30 import reply_frame, request_command, wire_crc, xmodem_crc
 
 # (data, CRC-16/XMODEM, the two bytes on the wire after the reserved-byte bump)

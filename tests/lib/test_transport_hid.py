@@ -11,8 +11,6 @@ import sys
 import types
 from typing import Any
 
-import pytest
-
 from inverterlib.errors import LinkError, LinkTimeoutError
 from inverterlib.transport import (
     HidDeviceInfo,
@@ -24,6 +22,7 @@ from inverterlib.transport.hid import (
     output_reports,
     report_payload,
 )
+import pytest
 
 Answer = Callable[[bytes], bytes | None]
 

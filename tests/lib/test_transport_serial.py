@@ -10,9 +10,6 @@ from pathlib import Path
 import re
 import termios
 
-import pytest
-import serialx
-
 from inverterlib.errors import LinkError, LinkTimeoutError
 from inverterlib.transport import (
     SerialLink,
@@ -20,6 +17,8 @@ from inverterlib.transport import (
     SerialSettings,
     list_serial_ports,
 )
+import pytest
+import serialx
 
 Answer = Callable[[bytes], bytes | None]
 

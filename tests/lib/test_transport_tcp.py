@@ -9,10 +9,9 @@ import re
 import socket
 from typing import Any
 
-import pytest
-
 from inverterlib.errors import LinkError, LinkTimeoutError
 from inverterlib.transport import TcpLink, base
+import pytest
 
 # Real sockets, still limited to 127.0.0.1 by the Home Assistant test plugin.
 pytestmark = pytest.mark.usefixtures("socket_enabled")

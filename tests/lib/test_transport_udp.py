@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Callable
 import logging
 import socket
 
-import pytest
-
 from inverterlib.errors import LinkError, LinkTimeoutError
 from inverterlib.transport import UdpLink
+import pytest
 
 # Real sockets, still limited to 127.0.0.1 by the Home Assistant test plugin.
 pytestmark = pytest.mark.usefixtures("socket_enabled")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from hypothesis import given, strategies as st
-import pytest
-
 from inverterlib.transport import (
     HidLink,
     LinkSpec,
@@ -16,6 +14,7 @@ from inverterlib.transport import (
     open_link,
     parse_link,
 )
+import pytest
 
 SETTINGS = SerialSettings(9600, parity="E")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import time
 
-import pytest
-
 from inverterlib.errors import NotWritableError, ValidationError
 from inverterlib.model import Point, PointKind, ValueType
 from inverterlib.validate import same_value, validate
+import pytest
 
 VOLTAGE = Point(
     key="float_voltage",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-import pytest
-
 from inverterlib.client import InverterClient
 from inverterlib.errors import (
     DeviceRefusedError,
@@ -21,6 +19,7 @@ from inverterlib.model import (
 )
 from inverterlib.transport.base import Link
 from inverterlib.writer import Outcome, find_point, write_setting
+import pytest
 
 FLOAT = Point(
     key="float_voltage", name="Float", kind=PointKind.SETTING, minimum=48, maximum=58.4, step=0.1

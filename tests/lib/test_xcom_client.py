@@ -612,3 +612,54 @@ async def test_a_session_keeps_the_others_while_one_unit_is_gone(xcom: Harness) 
     await session.poll()
     assert session.devices[serials["102"]].available
     await session.close()
+
+
+async def polled(
+    xcom: Harness, *, multi_info: bool, **options: Any
+) -> tuple[XcomSimulator, LinkSession]:
+    """Return a session on the demo installation that has polled once (settings included)."""
+    simulator, client = await xcom.start(
+        simulator=XcomSimulator(multi_info=multi_info, clock=lambda: 1000.0), **options
+    )
+    session = LinkSession(client)
+    await session.start()
+    await session.poll()
+    return simulator, session
+
+
+def by_address_values(session: LinkSession) -> dict[str, dict[str, Value]]:
+    return {state.identity.address: state.values for state in session.devices.values()}
+
+
+@pytest.mark.parametrize("multi_info", [True, False])
+async def test_a_session_cycle_reads_each_info_once(xcom: Harness, multi_info: bool) -> None:
+    """The system's totals take the units' infos of the same cycle; nothing is read twice."""
+    simulator, session = await polled(xcom, multi_info=multi_info)
+    for _ in range(3):
+        before = simulator.stats.requests.copy()
+        await session.poll()
+        asked = simulator.stats.requests - before
+        if multi_info:
+            assert asked == {"read multi-info 1 @501": 1}
+        else:
+            # 20 infos of each of 3 Xtenders, 10 of the VarioTrack, 5 of the BSP: one read each.
+            assert len(asked) == 3 * 20 + 10 + 5
+            assert set(asked.values()) == {1}
+            assert all(request.startswith("read info ") for request in asked)
+    values = by_address_values(session)
+    xtenders = [values[address] for address in ("101", "102", "103")]
+    for key in ("ac_output_power", "grid_power"):
+        total = sum(number(xtender, key) for xtender in xtenders)
+        assert number(values["501"], key) == pytest.approx(total, abs=1.0)
+    assert number(values["501"], "ac_output_power") > 0
+    assert number(values["501"], "pv_power") == pytest.approx(number(values["301"], "pv_power"))
+    await session.close()
+
+
+async def test_a_cycle_longer_than_the_ttl_reads_afresh(xcom: Harness) -> None:
+    """Values never serve another reader once older than the TTL: the totals read their own."""
+    simulator, session = await polled(xcom, multi_info=False, prefetch_ttl=0.0)
+    before = simulator.stats.total
+    await session.poll()
+    assert simulator.stats.total - before == 3 * 20 + 10 + 5 + 3 * 2 + 1
+    await session.close()

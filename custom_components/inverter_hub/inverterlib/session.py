@@ -100,6 +100,10 @@ class SessionListener(Protocol):
         """Take a device that stopped or started answering."""
 
 
+def _monotonic() -> float:
+    return time.monotonic()
+
+
 class LinkSession:
     """Own one link's client and its devices; poll them and carry writes to them."""
 
@@ -110,7 +114,7 @@ class LinkSession:
         *,
         write_log: deque[WriteRecord] | None = None,
         energy_totals: Mapping[str, Mapping[str, float]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """Bind to an unconnected client; `write_log` and `energy_totals` outlive the session.
 
@@ -123,7 +127,7 @@ class LinkSession:
         self.health = LinkHealth()
         # The last failure of the link itself; None while it works.
         self.link_error: LinkError | None = None
-        self._clock = clock
+        self._clock = clock or _monotonic
         self._interest: dict[str, Mapping[str, Collection[str]] | None] = {}
         self._listeners: list[SessionListener] = []
         self._device_listeners: list[Callable[[DeviceIdentity], None]] = []

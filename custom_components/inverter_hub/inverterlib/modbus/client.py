@@ -38,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 FAMILY = "modbus"
 DEFAULT_UNIT = 1
 PROBE_TIMEOUT = 0.5
+QUIET = 0.05
+MAX_FRAME = 260
 
 
 def serial_bytes_per_second(settings: SerialSettings) -> float:
@@ -79,7 +81,7 @@ class ModbusClient(InverterClient):
         retries: int = 1,
         line_rate: float | None = None,
     ) -> None:
-        """Bind to a link; `retries` repeats a request whose reply was garbled.
+        """Bind to a link; `retries` repeats a request whose reply was garbled or missing.
 
         `line_rate` is the bytes per second of the slowest stretch of the bus, such as the
         RS-485 line behind an RTU-over-TCP gateway; by default it comes from the link.
@@ -97,6 +99,9 @@ class ModbusClient(InverterClient):
             link.gap, line_bytes_per_second(link) if line_rate is None else line_rate
         )
         self._wire = ModbusWire(link, framing)
+        # After a lost reply the line is drained until it has been quiet this long; no Modbus
+        # frame is longer than 260 bytes (an MBAP header and the largest PDU).
+        link.configure(quiet=QUIET, max_inbox=MAX_FRAME)
         self._profiles: dict[int, Profile] = {}
 
     @property

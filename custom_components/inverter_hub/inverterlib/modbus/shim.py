@@ -1,4 +1,4 @@
-"""Every use of pymodbus, behind a few functions that work on 3.8 through 3.13.
+"""Every use of pymodbus, behind a few functions that work on 3.8 through 3.16.
 
 pymodbus builds and parses the PDUs (function code + data). The API moved between releases,
 so each difference is detected from what the installed pymodbus offers, never from its
@@ -11,7 +11,8 @@ version string:
 * the reply decoder: `DecodePDU(is_server=False)` (3.7.4+) or `ClientDecoder()` (older).
 
 An exception reply is recognised by its function code (0x80 set), which every release and the
-Modbus spec agree on; `isError()` is not needed.
+Modbus spec agree on; `isError()` is not needed. Whatever pymodbus raises on a reply it cannot
+parse (a `struct.error` for a PDU cut short, among others) becomes our FrameError.
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ _REGISTER_MODULES = _import_register_modules()
 
 
 @cache
-def _register_class(name: str) -> Any:
+def pdu_class(name: str) -> Any:
     """Return a register PDU class wherever this pymodbus keeps it."""
     for module in _REGISTER_MODULES:
         if hasattr(module, name):
             return getattr(module, name)
-    raise ImportError(f"this pymodbus has no {name}")  # pragma: no cover
+    raise ImportError(f"this pymodbus has no {name}")
 
 
 @cache
@@ -95,7 +96,7 @@ def unit_keyword(cls: Any) -> str:
 
 
 def _build(class_name: str, unit: int, **fields: Any) -> Any:
-    cls = _register_class(class_name)
+    cls = pdu_class(class_name)
     return cls(**fields, **{unit_keyword(cls): unit})
 
 
@@ -109,14 +110,14 @@ def read_request(function: int, unit: int, address: int, count: int) -> bytes:
 
 def write_single_request(unit: int, address: int, value: int) -> bytes:
     """Return the FC06 PDU writing one register."""
-    cls = _register_class("WriteSingleRegisterRequest")
+    cls = pdu_class("WriteSingleRegisterRequest")
     payload = {"registers": [value]} if "registers" in _keywords(cls) else {"value": value}
     return encode(_build("WriteSingleRegisterRequest", unit, address=address, **payload))
 
 
 def write_multiple_request(unit: int, address: int, values: Sequence[int]) -> bytes:
     """Return the FC16 PDU writing consecutive registers."""
-    cls = _register_class("WriteMultipleRegistersRequest")
+    cls = pdu_class("WriteMultipleRegistersRequest")
     payload = (
         {"registers": list(values)} if "registers" in _keywords(cls) else {"values": list(values)}
     )
@@ -152,9 +153,18 @@ def decode_reply(data: bytes) -> Reply:
         if len(data) != 2:
             raise FrameError(f"exception reply of {len(data)} bytes")
         return Reply(function=data[0] & 0x7F, exception=data[1])
-    pdu = _decoder().decode(data)
+    try:
+        return _reply(_decoder().decode(data))
+    # pymodbus parses with struct and slicing, and which error a short or odd PDU raises
+    # (struct.error, IndexError, ValueError, its own exceptions) differs between releases.
+    except Exception as err:
+        raise FrameError(f"cannot decode reply {data.hex()}: {err}") from err
+
+
+def _reply(pdu: Any) -> Reply:
+    """Return the fields of a decoded pymodbus PDU."""
     if pdu is None:
-        raise FrameError(f"cannot decode reply {data.hex()}")
+        raise ValueError("pymodbus knows no such reply")
     registers = tuple(int(value) for value in getattr(pdu, "registers", None) or ())
     if not registers and hasattr(pdu, "value"):  # pragma: no cover - pymodbus before 3.8
         registers = (int(pdu.value),)

@@ -4,6 +4,14 @@ Framing is done here rather than by pymodbus's framers: our links hand us a byte
 the length of every reply follows from its request (5 + 2n bytes for a read in RTU, 8 for a
 write, 5 for an exception), so reading exactly that many bytes and checking the CRC or MBAP
 header is a few lines that need no version shim. pymodbus still builds and parses the PDUs.
+
+A reply is taken only as the answer to the request it belongs to: from the unit asked, with
+the function asked (or its exception), and as many registers as asked. Modbus TCP and UDP also
+carry a transaction id, and a reply to an earlier transaction is skipped. RTU carries none: a
+late answer of the same length can only be told apart by when it comes, which the link does
+(after a failed exchange it drains the line until quiet, and refuses a reply that more bytes
+follow; see transport.base). A unit that answers every request later than the timeout cannot
+be told from one that answers in time; its timeout must be raised.
 """
 
 from __future__ import annotations
@@ -102,7 +110,8 @@ class ModbusWire:
                 self._transaction_id = self._transaction_id % 0xFFFF + 1
                 await link.write(mbap_frame(self._transaction_id, unit, request))
                 reply = await self._read_mbap(link, unit, deadline)
-        self._check(request, reply)
+            # Checked inside the exchange: a reply that is not ours leaves the line out of step.
+            self._check(request, reply)
         return reply
 
     @staticmethod

@@ -9,7 +9,19 @@ from ..model import PollGroup, Value
 from . import enums
 from .alarms import MAX_WARNINGS, TRACKER_WARNINGS, WARNINGS
 from .codec import split_fields
-from .parse import Parser, bit, clock, decimal, firmware, flag, integer, scaled, scaled_int, text
+from .parse import (
+    Parser,
+    bit,
+    clock,
+    decimal,
+    finite,
+    firmware,
+    flag,
+    integer,
+    scaled,
+    scaled_int,
+    text,
+)
 from .settings import FLAGS
 
 LIVE, SLOW, STATIC = PollGroup.LIVE, PollGroup.SLOW, PollGroup.STATIC
@@ -51,7 +63,8 @@ class Derived:
 
     key: str
     inputs: tuple[str, ...]
-    compute: Callable[[Mapping[str, Value]], Value]
+    # None when the inputs give no finite result.
+    compute: Callable[[Mapping[str, Value]], Value | None]
     # Inputs used when the device has them; the point exists without them.
     optional: tuple[str, ...] = ()
 
@@ -316,11 +329,18 @@ def _number(values: Mapping[str, Value], key: str) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
+def _rounded(number: float, digits: int = 0) -> float | int | None:
+    """Return a computed number rounded, or None when it overflowed."""
+    if finite(number) is None:
+        return None
+    return round(number, digits) if digits else round(number)
+
+
 def _pv_power(tracker: int) -> Derived:
     return Derived(
         key=f"pv{tracker}_power",
         inputs=(f"pv{tracker}_voltage", f"pv{tracker}_current"),
-        compute=lambda v: round(
+        compute=lambda v: _rounded(
             _number(v, f"pv{tracker}_voltage") * _number(v, f"pv{tracker}_current")
         ),
     )
@@ -335,19 +355,21 @@ DERIVED: tuple[Derived, ...] = (
         key="pv_power",
         inputs=("pv1_power",),
         optional=("pv2_power",),
-        compute=lambda v: round(sum(_number(v, k) for k in ("pv1_power", "pv2_power") if k in v)),
+        compute=lambda v: _rounded(
+            sum(_number(v, k) for k in ("pv1_power", "pv2_power") if k in v)
+        ),
     ),
     Derived(
         key="battery_current",
         inputs=("battery_discharge_current", "battery_charging_current"),
-        compute=lambda v: round(
+        compute=lambda v: _rounded(
             _number(v, "battery_discharge_current") - _number(v, "battery_charging_current"), 1
         ),
     ),
     Derived(
         key="battery_power",
         inputs=("battery_voltage", "battery_current"),
-        compute=lambda v: round(_number(v, "battery_voltage") * _number(v, "battery_current")),
+        compute=lambda v: _rounded(_number(v, "battery_voltage") * _number(v, "battery_current")),
     ),
 )
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 import functools
 import logging
+import re
 
 from ..client import InverterClient
 from ..errors import DeviceRefusedError, FrameError, LinkTimeoutError, UnsupportedError
@@ -31,11 +32,19 @@ GAP = 0.01
 # The longest reply (QPIGS, about 110 bytes) takes 0.46 s at 2400 Bd; the device needs up to a
 # few hundred milliseconds before it starts. Two seconds covers both with room for USB polling.
 TIMEOUT = 2.0
+# After a timeout or a bad frame the line is drained until it has been quiet this long, and the
+# next reply must be followed by as much silence: longer than the few hundred milliseconds a unit
+# takes before it starts a reply, so a late reply is dropped, never read as the next answer.
+QUIET = 0.5
+# The longest reply (QPGSn, about 140 bytes) with room for longer firmware variants; a reply that
+# never ends is cut off here instead of filling memory.
+MAX_FRAME = 512
 # One retry for a lost or corrupted frame; a third attempt rarely helps a line this slow.
 RETRIES = 1
 # QPGS unit numbers run 0-9; QPIRI's parallel max number narrows it when the device has one.
 MAX_PARALLEL_UNITS = 10
 MAIN = ""
+_PROTOCOL_ID = re.compile(r"PI[0-9]{2}")
 
 # Queries identify reads for the device's own identity before learning the dialect.
 _IDENTITY = frozenset({"QPI", "QID", "QSID"})
@@ -62,6 +71,7 @@ class Pi30Client(InverterClient):
     ) -> None:
         """Bind to a link; `bump_zero` applies mpp-solar's extra 0x00 CRC rule to requests."""
         super().__init__(link)
+        link.configure(quiet=QUIET, max_inbox=MAX_FRAME)
         self.bump_zero = bump_zero
         self.clock = clock
         self._layouts: dict[str, Layout] = {}
@@ -69,13 +79,28 @@ class Pi30Client(InverterClient):
 
     async def _exchange(self, command: str, fits: Callable[[str], bool] | None = None) -> str:
         """Send one command and return the reply payload (one attempt)."""
+        if self.link.out_of_step:
+            await self._resynchronise()
+        return await self._send(command, fits)
+
+    async def _resynchronise(self) -> None:
+        """Prove the line is in step again before a request whose reply could be mistaken."""
+        # Draining drops a late reply, but a unit (or gateway) that holds each reply back until
+        # the next request arrives stays one behind: QET's reply would answer QLT, same width.
+        # A QPI round trip first shows it, as no other reply reads `PI<nn>`.
+        payload = await self._send("QPI")
+        if not _PROTOCOL_ID.fullmatch(payload):
+            raise FrameError(f"the line is out of step: QPI was answered {payload!r}")
+
+    async def _send(self, command: str, fits: Callable[[str], bool] | None = None) -> str:
+        """Send one command in one exchange and return the reply payload."""
         request = encode_request(command, bump_zero=self.bump_zero)
+        # Decoded while the link is held, so a bad frame puts the link out of step (drained next).
         async with self.link.exchange() as link:
             await link.write(request)
-            frame = await link.read_until(CR)
-        payload = decode_reply(frame)
-        if fits is not None and not fits(payload):
-            raise FrameError(f"the reply to {command} has an unexpected shape: {payload!r}")
+            payload = decode_reply(await link.read_until(CR))
+            if fits is not None and not fits(payload):
+                raise FrameError(f"the reply to {command} does not fit it: {payload!r}")
         return payload
 
     async def _ask(self, command: str, fits: Callable[[str], bool] | None = None) -> str:
@@ -131,7 +156,7 @@ class Pi30Client(InverterClient):
             model=_model(replies),
             manufacturer=MANUFACTURER,
             firmware=firmware(replies["QVFW"]) if "QVFW" in replies else None,
-            extra={"protocol": protocol, "unsupported": " ".join(sorted(self.unsupported))},
+            details={"protocol": protocol, "unsupported": " ".join(sorted(self.unsupported))},
         )
         ratings = split_fields(replies["QPIRI"]) if "QPIRI" in replies else None
         return [main, *await self._parallel_units(main, ratings)]
@@ -190,7 +215,7 @@ class Pi30Client(InverterClient):
                     manufacturer=MANUFACTURER,
                     address=address,
                     parent_serial=main.serial_number,
-                    extra={"parallel_unit": str(unit)},
+                    details={"parallel_unit": str(unit)},
                 )
             )
         return units

@@ -37,8 +37,18 @@ class Layout:
     shapes: Mapping[str, int]
 
     def fits(self, query: Query, payload: str) -> bool:
-        """Return whether a reply has the shape this query's reply had when learned."""
-        return query.shape(payload) == self.shapes.get(query.command)
+        """Return whether a reply has the learned shape and every field it feeds reads."""
+        # A reply of another shape, or with a field out of format, answers some other request
+        # (a late reply after a timeout) or was mangled: nothing in it is trusted. Fields the
+        # unit did not fill when learned are no points here and are not checked.
+        if query.shape(payload) != self.shapes.get(query.command):
+            return False
+        fields = query.split(payload)
+        return all(
+            (text := field_at(fields, field.index)) is None or field.parse(text) is not None
+            for owner, field in self.fields.values()
+            if owner.command == query.command
+        )
 
     def _closure(self, keys: Iterable[str]) -> set[str]:
         wanted: set[str] = set()
@@ -78,8 +88,12 @@ class Layout:
             if text is not None and (value := field.parse(text)) is not None:
                 values[key] = value
         for key, rule in self.derived.items():
-            if key in wanted and all(name in values for name in rule.inputs):
-                values[key] = rule.compute(values)
+            if (
+                key in wanted
+                and all(name in values for name in rule.inputs)
+                and (value := rule.compute(values)) is not None
+            ):
+                values[key] = value
         return {key: value for key, value in values.items() if key in keys}
 
 

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import math
+import re
 
 from ..model import Value
 
 type Parser = Callable[[str], Value | None]
 
+# What the firmware prints: ASCII digits with an optional minus and decimal part. Python's float
+# also takes `nan`, `inf`, `1e999`, `1_0` and surrounding blanks, none of which a unit sends.
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
 
 def decimal(text: str) -> float | None:
-    """Return a field as a float (`057.50`, `0005`, `52.1`)."""
-    try:
-        return float(text)
-    except ValueError:
+    """Return a field as a finite float (`057.50`, `0005`, `52.1`)."""
+    if _NUMBER.fullmatch(text) is None:
         return None
+    return finite(float(text))
+
+
+def finite(number: float) -> float | None:
+    """Return a number unless it is infinite or not a number (400 digits overflow a float)."""
+    return number if math.isfinite(number) else None
 
 
 def integer(text: str) -> int | None:
@@ -34,7 +44,7 @@ def scaled(factor: float, *, digits: int = 3) -> Parser:
 
     def parse(field: str) -> float | None:
         number = decimal(field)
-        return None if number is None else round(number * factor, digits)
+        return None if number is None else finite(round(number * factor, digits))
 
     return parse
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from ..errors import LinkTimeoutError
 from .base import Link
@@ -65,6 +66,22 @@ class TcpLink(Link):
         if self._protocol is not None:
             await self._protocol.closed
         self._transport = self._protocol = None
+
+    def _peer_closed(self) -> bool:
+        """Peek at the socket for an end of file the event loop has not delivered yet."""
+        # A gateway that closes after each reply: its FIN often sits unread in the socket when
+        # the next request is due, and a request written behind it is lost to a reset.
+        assert self._transport is not None
+        probe: socket.socket = self._transport.get_extra_info("socket").dup()
+        with probe:
+            probe.setblocking(False)
+            try:
+                waiting: bytes = probe.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+        return not waiting
 
     def _send(self, data: bytes) -> None:
         assert self._transport is not None

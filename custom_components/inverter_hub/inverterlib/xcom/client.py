@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import logging
 import math
 import time
@@ -22,7 +22,7 @@ from ..model import DeviceIdentity, Point, PointKind, Value
 from ..transport.base import Link
 from ..transport.serial import SerialSettings
 from ..validate import same_value
-from .catalogue import Binding, Catalogue, Route, system_catalogue, unit_catalogue
+from .catalogue import Binding, Catalogue, Route, Total, system_catalogue, unit_catalogue
 from .codec import (
     MULTI_INFO_MAX,
     MULTI_INFO_OBJECT,
@@ -64,7 +64,8 @@ SERIAL_SETTINGS = SerialSettings(38400, parity="E")
 # RS-232 point to point: no bus turnaround to wait for.
 GAP = 0.0
 SYSTEM = "system"
-# Infos fetched for other units in one multi-info request serve their reads for this long.
+# An info value read for one reader (a unit, or the system's totals) serves the others for at
+# most this long; a poll cycle that takes longer reads the rest afresh.
 PREFETCH_TTL = 2.0
 # The Xtender's ID Uout (info 3126) below this means a 120 Vac model with other limits.
 VOLTS_120_BELOW = 160.0
@@ -72,6 +73,24 @@ _ID_UOUT = 3126
 # Writing this signal to the Xcom clears its "restarted" frame flag.
 _CLEAR_RESTART_FLAG = 5104
 _MESSAGE_LOG = 50
+
+# An info of a unit: (unit address, info number).
+InfoItem = tuple[int, int]
+
+
+@dataclass(kw_only=True, slots=True)
+class ReadRound:
+    """The info values read since a round began, and the readers that read in it.
+
+    A reader is a unit reading its own infos (its address) or the system reading the units'
+    infos for its totals (the Xcom's address). A poll cycle reads each reader once, so a
+    round is a cycle: it ends when a reader reads again or its first value grows too old.
+    Within it, each info is read once and serves every reader that wants it.
+    """
+
+    started: float
+    readers: set[int] = field(default_factory=set)
+    values: dict[InfoItem, Raw] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -118,8 +137,8 @@ class XcomClient(InverterClient):
         self._system: DeviceIdentity | None = None
         self._ram_unsupported: set[int] = set()
         self._missing: set[tuple[int, int]] = set()
-        self._wanted_infos: dict[int, tuple[int, ...]] = {}
-        self._prefetched: dict[tuple[int, int], tuple[Raw, float]] = {}
+        self._wanted_infos: dict[int, tuple[InfoItem, ...]] = {}
+        self._round = ReadRound(started=-math.inf)
         self._restart_seen = False
         self._follow_up = False
 
@@ -326,7 +345,7 @@ class XcomClient(InverterClient):
     async def identify(self) -> list[DeviceIdentity]:
         """Find the Xcom and every unit behind it; return the system first, then the units."""
         self.units.clear()
-        self._prefetched.clear()
+        self._round = ReadRound(started=-math.inf)
         gateway = await self._probe(XCOM, XCOM_ADDRESS)
         for kind in UNIT_KINDS:
             for address in kind.addresses:
@@ -434,16 +453,15 @@ class XcomClient(InverterClient):
         parameters are read one by one.
         """
         results: dict[int, dict[str, Value] | InverterError] = {}
-        infos: dict[int, list[Binding]] = {}
+        infos: dict[int, list[tuple[int, Datapoint]]] = {}
         for address, keys in wanted.items():
             unit = self.units.get(address)
             if unit is None:
                 results[address] = UnsupportedError(f"no unit at address {address}; identify first")
                 continue
-            bindings = [self._binding(unit.catalogue, key) for key in keys]
-            infos[address] = [b for b in bindings if not b.datapoint.parameter]
+            datapoints = [self._binding(unit.catalogue, key).datapoint for key in keys]
+            infos[address] = [(address, dp) for dp in datapoints if not dp.parameter]
             results[address] = {}
-            self._wanted_infos[address] = tuple(b.datapoint.number for b in infos[address])
         raws = await self._read_infos(infos, results)
         for address, keys in wanted.items():
             values = results[address]
@@ -475,26 +493,51 @@ class XcomClient(InverterClient):
 
     async def _read_infos(
         self,
-        infos: Mapping[int, list[Binding]],
+        infos: Mapping[int, Sequence[tuple[int, Datapoint]]],
         results: dict[int, dict[str, Value] | InverterError],
-    ) -> dict[tuple[int, int], Raw]:
-        """Return the raw values of the infos asked (unit address, info number)."""
-        raws: dict[tuple[int, int], Raw] = {}
-        now = time.monotonic()
-        asked: list[tuple[int, Datapoint]] = []
-        for address, bindings in infos.items():
-            for binding in bindings:
-                number = binding.datapoint.number
-                cached = self._prefetched.pop((address, number), None)
-                if cached is not None and now - cached[1] <= self.prefetch_ttl:
-                    raws[(address, number)] = cached[0]
+    ) -> dict[InfoItem, Raw]:
+        """Return the raw values of the infos each reader asks, by unit address and info number.
+
+        `infos` maps a reader (a unit, or the Xcom for the totals) to (unit address, info) pairs.
+        A value read earlier in the round serves this reader, so a cycle reads each info once.
+        """
+        current = self._join_round(infos.keys())
+        raws: dict[InfoItem, Raw] = {}
+        asked: dict[InfoItem, Datapoint] = {}
+        for reader, pairs in infos.items():
+            self._wanted_infos[reader] = tuple((address, dp.number) for address, dp in pairs)
+            for address, datapoint in pairs:
+                item = (address, datapoint.number)
+                if item in current.values:
+                    raws[item] = current.values[item]
                 else:
-                    asked.append((address, binding.datapoint))
+                    asked[item] = datapoint
         if not asked:
             return raws
         if self.multi_info:
-            return raws | await self._read_batched(asked, results)
-        for address, datapoint in asked:
+            fresh = await self._read_batched(asked, results)
+        else:
+            fresh = await self._read_each(asked, results)
+        current.values.update(fresh)
+        return raws | {item: raw for item, raw in fresh.items() if item in asked}
+
+    def _join_round(self, readers: Collection[int]) -> ReadRound:
+        """Return the round these readers read in, beginning a new one where the last is over."""
+        now = time.monotonic()
+        current = self._round
+        if not current.readers.isdisjoint(readers) or now - current.started > self.prefetch_ttl:
+            current = self._round = ReadRound(started=now)
+        current.readers.update(readers)
+        return current
+
+    async def _read_each(
+        self,
+        asked: Mapping[InfoItem, Datapoint],
+        results: dict[int, dict[str, Value] | InverterError],
+    ) -> dict[InfoItem, Raw]:
+        """Read infos one request each; a unit that stops answering is not asked further."""
+        raws: dict[InfoItem, Raw] = {}
+        for (address, number), datapoint in asked.items():
             if isinstance(results.get(address), InverterError):
                 continue
             try:
@@ -503,49 +546,59 @@ class XcomClient(InverterClient):
                 results[address] = err
                 continue
             if raw is not None:
-                raws[(address, datapoint.number)] = raw
+                raws[(address, number)] = raw
         return raws
+
+    def _read_ahead(self, asked: Collection[InfoItem]) -> list[InfoItem]:
+        """Return the infos that readers yet to read this round asked for last time."""
+        ahead: dict[InfoItem, None] = {}
+        for reader, items in self._wanted_infos.items():
+            if reader in self._round.readers:
+                continue
+            for item in items:
+                address = item[0]
+                if (
+                    item in asked
+                    or item in self._round.values
+                    or address in self.unreachable
+                    or address not in self.units
+                ):
+                    continue
+                ahead[item] = None
+        return list(ahead)
 
     async def _read_batched(
         self,
-        asked: list[tuple[int, Datapoint]],
+        asked: Mapping[InfoItem, Datapoint],
         results: dict[int, dict[str, Value] | InverterError],
-    ) -> dict[tuple[int, int], Raw]:
-        """Read infos by multi-info, topping requests up with infos other units will want."""
-        items = [(address, datapoint.number) for address, datapoint in asked]
-        wanted = set(items)
-        for address, numbers in self._wanted_infos.items():
-            if address in self.unreachable or address not in self.units:
-                continue
-            items.extend((address, n) for n in numbers if (address, n) not in wanted)
-        raws: dict[tuple[int, int], Raw] = {}
+    ) -> dict[InfoItem, Raw]:
+        """Read infos by multi-info, topping requests up with infos later readers will want."""
+        items = [*asked, *self._read_ahead(asked)]
+        raws: dict[InfoItem, Raw] = {}
         for start in range(0, len(items), MULTI_INFO_MAX):
             chunk = items[start : start + MULTI_INFO_MAX]
-            if not wanted.intersection(chunk):
+            if asked.keys().isdisjoint(chunk):
                 break
             batch = [(n, self.units[a].kind.index(a)) for a, n in chunk]
             answers = await self._multi_info(batch)
-            for (address, number), answer in zip(chunk, answers, strict=True):
+            for item, answer in zip(chunk, answers, strict=True):
                 if math.isfinite(answer):
-                    raws[(address, number)] = answer
-        now = time.monotonic()
-        for item, raw in raws.items():
-            if item not in wanted:
-                self._prefetched[item] = (raw, now)
+                    raws[item] = answer
         # A unit all of whose infos came back empty may be gone: one plain read tells.
         for address in {address for address, _ in asked}:
-            mine = [dp for a, dp in asked if a == address]
-            if any((address, dp.number) in raws for dp in mine):
+            mine = [(n, dp) for (a, n), dp in asked.items() if a == address]
+            if any((address, number) in raws for number, _ in mine):
                 self._answered(address)
                 continue
+            number, datapoint = mine[0]
             try:
-                single = await self._read_known(address, mine[0])
+                single = await self._read_known(address, datapoint)
             except UnitUnreachableError as err:
                 results[address] = err
                 continue
             if single is not None:
-                raws[(address, mine[0].number)] = single
-        return {item: raw for item, raw in raws.items() if item in wanted}
+                raws[(address, number)] = single
+        return raws
 
     async def _multi_info(self, items: list[tuple[int, int]]) -> list[float]:
         """Ask the gateway for (info, device index) items; return their values in order."""
@@ -563,13 +616,12 @@ class XcomClient(InverterClient):
 
     async def _read_system(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
         catalogue = self._catalogue(device)
-        values: dict[str, Value] = {}
+        totals = [catalogue.totals[key] for key in keys if key in catalogue.totals]
+        values: dict[str, Value] = dict(await self._totals(totals))
         for key in keys:
             if key in catalogue.totals:
-                total = await self._total(catalogue, key)
-                if total is not None:
-                    values[key] = total
-            elif key == "last_message":
+                continue
+            if key == "last_message":
                 if self.messages:
                     values[key] = message_text(self.messages[-1])
             else:
@@ -579,19 +631,27 @@ class XcomClient(InverterClient):
                     values[key] = value
         return values
 
-    async def _total(self, catalogue: Catalogue, key: str) -> float | None:
-        """Return a sum over units, or None when a unit of it did not answer."""
-        total = catalogue.totals[key]
-        wanted: dict[int, list[Binding]] = {}
-        for kind, number, _ in total.parts:
-            for address in self._units_of(kind):
-                wanted[address] = [self.units[address].catalogue.infos[number]]
-        results: dict[int, dict[str, Value] | InverterError] = {}
-        raws = await self._read_infos(wanted, results)
-        if len(raws) != len(wanted):
-            return None
-        scales = {number: scale for _, number, scale in total.parts}
-        return round(sum(float(raw) * scales[number] for (_, number), raw in raws.items()))
+    async def _totals(self, totals: Sequence[Total]) -> dict[str, int]:
+        """Return sums over units; a total one of whose units did not answer is left out."""
+        parts = {
+            total.point.key: [
+                (address, number, scale)
+                for kind, number, scale in total.parts
+                for address in self._units_of(kind)
+            ]
+            for total in totals
+        }
+        pairs = [
+            (address, self.units[address].catalogue.infos[number].datapoint)
+            for items in parts.values()
+            for address, number, _ in items
+        ]
+        raws = await self._read_infos({XCOM_ADDRESS: pairs}, {}) if pairs else {}
+        return {
+            key: round(sum(float(raws[(a, n)]) * scale for a, n, scale in items))
+            for key, items in parts.items()
+            if all((a, n) in raws for a, n, _ in items)
+        }
 
     async def _read_binding(self, binding: Binding) -> Value | None:
         """Read a system setting: the Xcom's own, or one every unit of a group must agree on."""
