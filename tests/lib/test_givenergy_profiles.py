@@ -469,8 +469,9 @@ def test_every_energy_total_is_a_plausible_counter(profile_id: str) -> None:
             assert point.unit == "kWh"
             assert point.plausible is not None, point.key
             assert point.state_class in ("total_increasing", None), point.key
-            # A daily counter falls at midnight: it must not be a total.
-            assert point.key.endswith("_today") == (point.state_class is None), point.key
+            # A "today" counter keeps statistics too; the filter lets it start again at midnight.
+            assert point.state_class == "total_increasing", point.key
+            assert point.key.endswith("_today") == point.daily, point.key
         if point.kind is PointKind.READING and point.numeric and point.state_class:
             assert point.plausible is not None, point.key
 

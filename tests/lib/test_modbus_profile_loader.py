@@ -660,3 +660,9 @@ def test_link_rules_for_a_bus(meter: Profile, inverter: Profile) -> None:
     )
     rules = ProfileRegistry.link_rules([inverter, slow])
     assert (rules.gap, rules.timeout) == (0.85, 2)
+
+
+def test_unknown_device_class_is_refused() -> None:
+    with pytest.raises(ProfileError, match="'wattage' is not a Home Assistant device class"):
+        parse_profile(with_point(device_class="wattage"), "inline")
+    assert parse_profile(with_point(device_class="voltage"), "inline").id == "bad"

@@ -133,3 +133,19 @@ def test_small_dip_is_never_a_reset() -> None:
         assert quality.apply({"pv_energy": value}) == {}
     assert quality.good["pv_energy"] == 900.0
     assert quality.apply({"pv_energy": 900.1}) == {"pv_energy": 900.1}
+
+
+def test_daily_counter_starts_again_at_midnight() -> None:
+    today = Point(
+        key="pv_energy_today",
+        name="PV today",
+        unit="kWh",
+        state_class="total_increasing",
+        daily=True,
+    )
+    quality = QualityFilter({today.key: today})
+    quality.apply({"pv_energy_today": 23.4})
+    assert quality.apply({"pv_energy_today": 0.0}) == {"pv_energy_today": 0.0}
+    # A dip in the middle of the day is still no new day.
+    quality.apply({"pv_energy_today": 12.0})
+    assert quality.apply({"pv_energy_today": 11.9}) == {}

@@ -67,6 +67,8 @@ class Point:
     spike: float | None = None
     # For counters: the largest believable rise in an hour (from the device's rating).
     max_rise_per_hour: float | None = None
+    # For counters: starts again from zero every day (a device's "today" energy).
+    daily: bool = False
     precision: int | None = None
     category: Category = Category.PRIMARY
     enabled_by_default: bool = True

@@ -70,6 +70,9 @@ class QualityFilter:
         if not isinstance(last, int | float) or isinstance(last, bool):
             return None
         if point.total_increasing and value < last:
+            if point.daily and value <= max(1.0, abs(last) * RESET_FRACTION):
+                # A new day: a "today" counter starts again near zero, as it should.
+                return None
             if value > max(1.0, abs(last) * RESET_FRACTION):
                 # A small dip (900 -> 899.9) is a misread, never a reset: hold it back for good.
                 return Rejection.COUNTER_DECREASE

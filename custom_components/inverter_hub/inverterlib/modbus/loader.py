@@ -33,6 +33,92 @@ from .profile import (
 
 _SNAKE = re.compile(r"[a-z0-9_]+")
 _STATE_CLASSES = ("measurement", "total", "total_increasing")
+# Home Assistant's sensor, number and binary sensor device classes (2025.4, and reactive_energy
+# from later releases); a profile with another one would give an entity Home Assistant refuses.
+_DEVICE_CLASSES = frozenset(
+    [
+        "apparent_power",
+        "aqi",
+        "area",
+        "atmospheric_pressure",
+        "battery",
+        "battery_charging",
+        "blood_glucose_concentration",
+        "carbon_dioxide",
+        "carbon_monoxide",
+        "cold",
+        "conductivity",
+        "connectivity",
+        "current",
+        "data_rate",
+        "data_size",
+        "date",
+        "distance",
+        "door",
+        "duration",
+        "energy",
+        "energy_distance",
+        "energy_storage",
+        "enum",
+        "frequency",
+        "garage_door",
+        "gas",
+        "heat",
+        "humidity",
+        "illuminance",
+        "irradiance",
+        "light",
+        "lock",
+        "moisture",
+        "monetary",
+        "motion",
+        "moving",
+        "nitrogen_dioxide",
+        "nitrogen_monoxide",
+        "nitrous_oxide",
+        "occupancy",
+        "opening",
+        "ozone",
+        "ph",
+        "plug",
+        "pm1",
+        "pm10",
+        "pm25",
+        "power",
+        "power_factor",
+        "precipitation",
+        "precipitation_intensity",
+        "presence",
+        "pressure",
+        "problem",
+        "reactive_energy",
+        "reactive_power",
+        "running",
+        "safety",
+        "signal_strength",
+        "smoke",
+        "sound",
+        "sound_pressure",
+        "speed",
+        "sulphur_dioxide",
+        "tamper",
+        "temperature",
+        "timestamp",
+        "update",
+        "vibration",
+        "volatile_organic_compounds",
+        "volatile_organic_compounds_parts",
+        "voltage",
+        "volume",
+        "volume_flow_rate",
+        "volume_storage",
+        "water",
+        "weight",
+        "wind_direction",
+        "wind_speed",
+        "window",
+    ]
+)
 _PARITIES = ("N", "E", "O")
 _MISSING = object()
 
@@ -45,6 +131,7 @@ _ENTITY_FIELDS = (
     "unit",
     "device_class",
     "state_class",
+    "daily",
     "group",
     "precision",
     "enabled_by_default",
@@ -76,6 +163,7 @@ _DERIVED_FIELDS = (
     "unit",
     "device_class",
     "state_class",
+    "daily",
     "group",
     "plausible",
     "spike",
@@ -380,9 +468,7 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
             if fields.has(only_for_switches):
                 fields.fail(only_for_switches, "only a setting with `switch: true` takes it")
     hhmm = _time_format(fields, register, (options, bit, on_value))
-    state_class = fields.text("state_class")
-    if state_class is not None and state_class not in _STATE_CLASSES:
-        fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
+    state_class = _state_class(fields)
     if hhmm:
         value_type = ValueType.TIME
     elif options:
@@ -402,8 +488,9 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         "kind": kind,
         "value_type": value_type,
         "unit": fields.text("unit"),
-        "device_class": fields.text("device_class"),
+        "device_class": _device_class(fields),
         "state_class": state_class,
+        "daily": fields.flag("daily", False),
         "options": tuple(options.values()),
         "option_labels": _option_labels(fields, options),
         "group": fields.choice("group", PollGroup, PollGroup.SLOW if setting else PollGroup.LIVE),
@@ -425,6 +512,22 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         hhmm=hhmm,
         point_fields=point_fields,
     )
+
+
+def _state_class(fields: _Fields) -> str | None:
+    """Return a point's state class, refusing one Home Assistant does not have."""
+    state_class = fields.text("state_class")
+    if state_class is not None and state_class not in _STATE_CLASSES:
+        fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
+    return state_class
+
+
+def _device_class(fields: _Fields) -> str | None:
+    """Return a point's device class, refusing one Home Assistant does not have."""
+    device_class = fields.text("device_class")
+    if device_class is not None and device_class not in _DEVICE_CLASSES:
+        fields.fail("device_class", f"{device_class!r} is not a Home Assistant device class")
+    return device_class
 
 
 def _time_format(
@@ -552,9 +655,7 @@ def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedP
         if not reading.point.numeric:
             fields.fail(operation, f"{item!r} is not a number")
         value_types.append(reading.point.value_type)
-    state_class = fields.text("state_class")
-    if state_class is not None and state_class not in _STATE_CLASSES:
-        fields.fail("state_class", f"{state_class!r} is not one of {', '.join(_STATE_CLASSES)}")
+    state_class = _state_class(fields)
     integer = all(value_type is ValueType.INT for value_type in value_types)
     point = Point(
         key=key,
@@ -562,8 +663,9 @@ def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedP
         kind=PointKind.READING,
         value_type=ValueType.INT if integer else ValueType.FLOAT,
         unit=fields.text("unit"),
-        device_class=fields.text("device_class"),
+        device_class=_device_class(fields),
         state_class=state_class,
+        daily=fields.flag("daily", False),
         group=fields.choice("group", PollGroup, PollGroup.LIVE),
         plausible=fields.pair("plausible"),
         spike=fields.number("spike"),
