@@ -149,3 +149,22 @@ def test_daily_counter_starts_again_at_midnight() -> None:
     # A dip in the middle of the day is still no new day.
     quality.apply({"pv_energy_today": 12.0})
     assert quality.apply({"pv_energy_today": 11.9}) == {}
+
+
+def test_a_value_computed_from_a_refused_input_is_not_published() -> None:
+    current = Point(key="battery_current", name="I", plausible=(-500, 500))
+    power = Point(
+        key="battery_power",
+        name="P",
+        plausible=(-40000, 40000),
+        derived_from=("battery_voltage", "battery_current"),
+    )
+    points = {p.key: p for p in (VOLTAGE, current, power)}
+    quality = QualityFilter(points)
+    values = {"battery_power": 262.0, "battery_voltage": 52.4, "battery_current": 5.0}
+    assert quality.apply(values) == values
+    # -52.3 V is refused as implausible: the +262 W computed from it must not appear either.
+    refused = {"battery_power": 262.0, "battery_voltage": -52.3, "battery_current": -5.0}
+    assert quality.apply(refused) == {"battery_current": -5.0}
+    assert quality.rejected["battery_power"] is Rejection.INPUT_REFUSED
+    assert quality.good["battery_power"] == 262.0

@@ -69,6 +69,8 @@ class Point:
     max_rise_per_hour: float | None = None
     # For counters: starts again from zero every day (a device's "today" energy).
     daily: bool = False
+    # For values computed from others: those others, which must all pass the quality checks.
+    derived_from: tuple[str, ...] = ()
     precision: int | None = None
     category: Category = Category.PRIMARY
     enabled_by_default: bool = True

@@ -27,6 +27,7 @@ class Rejection(StrEnum):
     SPIKE = "spike"
     COUNTER_DECREASE = "counter_decrease"
     COUNTER_JUMP = "counter_jump"
+    INPUT_REFUSED = "input_refused"
 
 
 class QualityFilter:
@@ -46,9 +47,15 @@ class QualityFilter:
     def apply(self, values: Mapping[str, Value]) -> dict[str, Value]:
         """Return the values that pass; remember why the others did not."""
         passed: dict[str, Value] = {}
-        for key, value in values.items():
+        # Values computed from others last: none exists unless all its inputs passed this read.
+        for key in sorted(values, key=lambda key: bool(self._inputs(key))):
+            value = values[key]
             point = self._points.get(key)
             reason = None if point is None else self._check(point, value)
+            if reason is None and any(
+                name not in passed for name in self._inputs(key) if name in values
+            ):
+                reason = Rejection.INPUT_REFUSED
             if reason is None:
                 self._pending.pop(key, None)
                 self.rejected.pop(key, None)
@@ -58,6 +65,10 @@ class QualityFilter:
             else:
                 self.rejected[key] = reason
         return passed
+
+    def _inputs(self, key: str) -> tuple[str, ...]:
+        point = self._points.get(key)
+        return () if point is None else point.derived_from
 
     def _check(self, point: Point, value: Value) -> Rejection | None:
         if point.kind is not PointKind.READING or not point.numeric:

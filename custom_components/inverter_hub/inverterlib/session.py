@@ -70,7 +70,9 @@ class DeviceState:
         return self.quality.good
 
     def keys_to_read(self, keys: set[str]) -> set[str]:
-        """Return what to ask the device for: integrated totals come from their powers."""
+        """Return what to ask the device for: computed values come with their inputs."""
+        inputs = {name for key in keys for name in self.points[key].derived_from}
+        keys = keys | (inputs & self.points.keys())
         if self.energy is None:
             return keys
         integrated = {integral.key for integral in self.energy.integrals}

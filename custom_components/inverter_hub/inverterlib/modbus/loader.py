@@ -666,6 +666,7 @@ def _derived(fields: _Fields, readings: Mapping[str, RegisterPoint]) -> DerivedP
         device_class=_device_class(fields),
         state_class=state_class,
         daily=fields.flag("daily", False),
+        derived_from=(inputs[0], inputs[1]),
         group=fields.choice("group", PollGroup, PollGroup.LIVE),
         plausible=fields.pair("plausible"),
         spike=fields.number("spike"),

@@ -126,7 +126,11 @@ def build_layout(
     for rule in DERIVED:
         if rule.key not in points and all(name in points for name in rule.inputs):
             derived[rule.key] = rule
-            points[rule.key] = replace(_point(rule.key), group=points[rule.inputs[0]].group)
+            points[rule.key] = replace(
+                _point(rule.key),
+                group=points[rule.inputs[0]].group,
+                derived_from=tuple(k for k in rule.inputs + rule.optional if k in points),
+            )
     for action in actions:
         if not action.requires or any(command in seen for command in action.requires):
             points[action.key] = _point(action.key)
