@@ -77,7 +77,7 @@ async def test_unchanged_value_is_not_sent(
     await hass.services.async_call(
         "number",
         "set_value",
-        {ATTR_ENTITY_ID: f"number.{PREFIX}_battery_float_voltage", "value": 54.0},
+        {ATTR_ENTITY_ID: f"number.{PREFIX}_float_voltage", "value": 54.0},
         blocking=True,
     )
     assert pi30_loaded.runtime_data.session.write_log[-1].outcome is Outcome.UNCHANGED
@@ -88,7 +88,7 @@ async def test_number_writes(
     hass: HomeAssistant, pi30_loaded: MockConfigEntry, pi30_sim: Pi30Endpoint
 ) -> None:
     """A voltage setting is sent in the inverter's format."""
-    entity_id = f"number.{PREFIX}_battery_float_voltage"
+    entity_id = f"number.{PREFIX}_float_voltage"
     await hass.services.async_call(
         "number", "set_value", {ATTR_ENTITY_ID: entity_id, "value": 54.8}, blocking=True
     )
@@ -106,7 +106,7 @@ async def test_off_step_value_is_refused_and_nothing_sent(
         await hass.services.async_call(
             "number",
             "set_value",
-            {ATTR_ENTITY_ID: f"number.{PREFIX}_battery_float_voltage", "value": 54.85},
+            {ATTR_ENTITY_ID: f"number.{PREFIX}_float_voltage", "value": 54.85},
             blocking=True,
         )
     assert info.value.translation_key == "invalid_value"

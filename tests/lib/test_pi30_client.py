@@ -338,12 +338,11 @@ async def test_recovery_after_disconnect(pi30: Pi30Harness) -> None:
 
 async def test_parallel_units_become_devices(pi30: Pi30Harness) -> None:
     simulator, client = await pi30.serial(Profile(parallel=True))
-    main, first, second = await client.identify()
+    # Unit 0 is the unit on this link, which is the main device already: not a second device.
+    main, second = await client.identify()
     assert main.serial_number == SERIAL
-    assert (first.address, second.address) == ("parallel_0", "parallel_1")
-    assert first.parent_serial == second.parent_serial == SERIAL
-    # Unit 0 is the unit on this link; its device keeps apart from the main device.
-    assert first.serial_number == f"{SERIAL}-0"
+    assert second.address == "parallel_1"
+    assert second.parent_serial == SERIAL
     assert second.serial_number == "92932105105336"
     assert simulator.stats.requests["QPGS2"] == 1  # the probe that found no third unit
     values = await client.read(second, keys_of(client, second, PollGroup.LIVE))
@@ -382,13 +381,13 @@ async def test_old_firmware_parallel_found_by_qpgs0(pi30: Pi30Harness) -> None:
     profile.parallel = True
     _, client = await pi30.serial(profile)
     devices = await client.identify()
-    assert [device.address for device in devices] == ["", "parallel_0", "parallel_1"]
+    assert [device.address for device in devices] == ["", "parallel_1"]
 
 
 async def test_parallel_probe_stops_at_the_parallel_maximum(pi30: Pi30Harness) -> None:
     profile = Profile(parallel=True, parallel_max="1")
     simulator, client = await pi30.serial(profile)
-    assert len(await client.identify()) == 2
+    assert len(await client.identify()) == 1
     assert "QPGS1" not in simulator.stats.requests
 
 

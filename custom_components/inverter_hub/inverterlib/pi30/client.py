@@ -204,8 +204,10 @@ class Pi30Client(InverterClient):
                 [parallel_query(unit)], {command: payload}, parallel_setters(unit)
             )
             serial = field_at(split_fields(payload), 1) or ""
-            if not serial.strip("0") or serial == main.serial_number:
-                # The unit on this link reports itself too; keep its device apart from the main one.
+            if serial == main.serial_number:
+                # The unit on this link reports itself too: it is the main device already.
+                continue
+            if not serial.strip("0"):
                 serial = f"{main.serial_number}-{unit}"
             units.append(
                 DeviceIdentity(

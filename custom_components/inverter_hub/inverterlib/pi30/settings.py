@@ -213,22 +213,22 @@ _SETTINGS = [
     _select("operation_logic", "Operation logic", enums.OPERATION_LOGIC, icon="mdi:cog"),
     _select("pv_ok_condition", "PV OK condition", enums.PV_OK_CONDITION, icon="mdi:solar-power"),
     _select("pv_power_balance", "PV power balance", enums.PV_POWER_BALANCE, icon="mdi:solar-power"),
-    _numeric("battery_recharge_voltage", "Battery re-charge voltage", "V", "voltage", (44, 51, 1)),
+    _numeric("battery_recharge_voltage", "Recharge voltage", "V", "voltage", (44, 51, 1)),
     # 0 means "re-discharge once the battery is full"; otherwise whole volts 48-58.
     _numeric(
         "battery_redischarge_voltage",
-        "Battery re-discharge voltage",
+        "Redischarge voltage",
         "V",
         "voltage",
         (0, 58, 1),
         choices=(0.0, *(float(v) for v in range(48, 59))),
     ),
-    _numeric("battery_under_voltage", "Battery cut-off voltage", "V", "voltage", (40, 48, 0.1)),
-    _numeric("battery_bulk_voltage", "Battery bulk voltage", "V", "voltage", (48, 58.4, 0.1)),
-    _numeric("battery_float_voltage", "Battery float voltage", "V", "voltage", (48, 58.4, 0.1)),
+    _numeric("battery_under_voltage", "Cut-off voltage", "V", "voltage", (40, 48, 0.1)),
+    _numeric("battery_bulk_voltage", "Bulk voltage", "V", "voltage", (48, 58.4, 0.1)),
+    _numeric("battery_float_voltage", "Float voltage", "V", "voltage", (48, 58.4, 0.1)),
     _numeric(
         "max_charging_current",
-        "Maximum charging current",
+        "Max charging current",
         "A",
         "current",
         (2, 200, 1),
@@ -236,7 +236,7 @@ _SETTINGS = [
     ),
     _numeric(
         "max_ac_charging_current",
-        "Maximum AC charging current",
+        "Max AC charging current",
         "A",
         "current",
         (2, 200, 1),
@@ -244,7 +244,7 @@ _SETTINGS = [
     ),
     _numeric(
         "max_cv_charging_time",
-        "Maximum CV charging time",
+        "Max CV charging time",
         "min",
         "duration",
         (0, 900, 5),
@@ -253,7 +253,7 @@ _SETTINGS = [
     # 0 disables the limit; otherwise 30-150 A.
     _numeric(
         "max_discharging_current",
-        "Maximum discharging current",
+        "Max discharge current",
         "A",
         "current",
         (0, 150, 1),
@@ -261,16 +261,12 @@ _SETTINGS = [
         choices=(0.0, *(float(a) for a in range(30, 151))),
     ),
     _switch("equalization_enabled", "Equalisation", icon="mdi:battery-sync"),
-    _numeric(
-        "equalization_time", "Equalisation time", "min", "duration", (5, 900, 5), integer=True
-    ),
-    _numeric(
-        "equalization_period", "Equalisation period", "d", "duration", (0, 90, 1), integer=True
-    ),
-    _numeric("equalization_voltage", "Equalisation voltage", "V", "voltage", (48, 61, 0.1)),
+    _numeric("equalization_time", "EQ duration", "min", "duration", (5, 900, 5), integer=True),
+    _numeric("equalization_period", "EQ interval", "d", "duration", (0, 90, 1), integer=True),
+    _numeric("equalization_voltage", "EQ voltage", "V", "voltage", (48, 61, 0.1)),
     _numeric(
         "equalization_over_time",
-        "Equalisation timeout",
+        "EQ timeout",
         "min",
         "duration",
         (5, 900, 5),
