@@ -17,7 +17,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
 from .inverterlib.errors import InverterError, LinkError, LinkTimeoutError, ValidationError
-from .inverterlib.model import DeviceIdentity
+from .inverterlib.model import DeviceIdentity, Value
 from .inverterlib.relay import Relay
 from .inverterlib.session import WRITE_LOG_SIZE, DeviceState, LinkSession
 from .inverterlib.writer import WriteRecord
@@ -31,6 +31,9 @@ type InverterConfigEntry = ConfigEntry[InverterCoordinator]
 WRITE_LOGS: HassKey[dict[str, deque[WriteRecord]]] = HassKey(f"{DOMAIN}_write_logs")
 
 HASS_CONSUMER = "home_assistant"
+# A device's message log (its canonical text reading); each new message becomes an event.
+MESSAGE_KEY = "last_message"
+MESSAGE_EVENT = f"{DOMAIN}_message"
 TOTALS_SAVE_DELAY = 60
 
 
@@ -75,6 +78,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self.relay: Relay | None = None
         self.overrides = Overrides(hass, entry.entry_id, session)
         self._link_down = False
+        self._messages: dict[str, Value | None] = {}
         super().__init__(
             hass,
             LOGGER,
@@ -118,11 +122,24 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if self.session.energy_totals():
             # Written at most once a minute: a restart loses under a minute of integration.
             self._totals.async_delay_save(self.session.energy_totals, TOTALS_SAVE_DELAY)
+        self._fire_new_messages()
         link_down = self.session.link_error is not None
         if link_down != self._link_down:
             self._link_down = link_down
             await async_check_port(self.hass, self.config_entry)
         return self.session.devices
+
+    def _fire_new_messages(self) -> None:
+        """Fire an event for each device whose message log has a new message."""
+        for serial, state in self.session.devices.items():
+            message = state.values.get(MESSAGE_KEY)
+            # What the log held at start is history, not news.
+            if serial in self._messages and message not in (None, self._messages[serial]):
+                self.hass.bus.async_fire(
+                    MESSAGE_EVENT,
+                    {"serial_number": serial, "device": state.identity.title, "message": message},
+                )
+            self._messages[serial] = message
 
     def device_info(self, identity: DeviceIdentity) -> DeviceInfo:
         """Return the Home Assistant device of an identity."""

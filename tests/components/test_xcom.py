@@ -10,7 +10,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.diagnostics import async_get_config_entry_diagnostics
@@ -113,3 +113,23 @@ async def test_parameter_written_to_ram_by_default(
     assert diagnostics["link"]["write_target"] == "ram"
     assert diagnostics["link"]["flash_writes"] == 0
     assert diagnostics["writes"][-1]["outcome"] == "applied"
+
+
+async def test_a_new_message_becomes_an_event(
+    hass: HomeAssistant, loaded: MockConfigEntry, xcom: XcomSimulator
+) -> None:
+    """A message the Xcom logs after start fires inverter_hub_message and shows as the last one."""
+    events = async_capture_events(hass, "inverter_hub_message")
+    xcom.post_message(code=22, source=101)
+    await loaded.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert events[0].data["message"]
+    session = loaded.runtime_data.session
+    system = next(s for s in session.devices.values() if s.identity.parent_serial is None)
+    state = hass.states.get(_entity(hass, "sensor", system.identity.serial_number, "last_message"))
+    assert state is not None
+    assert state.state == events[0].data["message"]
+    await loaded.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert len(events) == 1
