@@ -10,6 +10,8 @@ import sys
 from unittest.mock import patch
 
 from inverterlib.cli import main
+from inverterlib.errors import UnsupportedError
+from inverterlib.families import create_client
 import pytest
 
 
@@ -171,3 +173,11 @@ def test_serve_needs_a_broker(capsys: pytest.CaptureFixture[str]) -> None:
     """`inverter serve` without --mqtt or --amqp says so and opens nothing."""
     assert main(["serve", "pi30", "/dev/null"]) == 2
     assert "serve needs --mqtt URL and/or --amqp URL" in capsys.readouterr().err
+
+
+def test_a_link_without_a_port_gets_the_family_port() -> None:
+    """`tcp://HOST` means the family's usual port; a family without one says so."""
+
+    assert create_client("givenergy", "tcp://192.0.2.40").link.description.endswith(":8899")
+    with pytest.raises(UnsupportedError, match="does not run over udp"):
+        create_client("pi30", "udp://192.0.2.41")

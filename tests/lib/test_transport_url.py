@@ -57,12 +57,10 @@ def test_parse_link(text: str, spec: LinkSpec) -> None:
         "ttyUSB0",
         "gateway:502",
         "http://host:80",
-        "tcp://host",
         "tcp://:502",
         "tcp://host:502/path",
         "tcp://user@host:502",
         "tcp://::1:502",
-        "tcp://[::1]",
         "tcp://host:123456",
         "hid:hidraw0",
         "hid://COM3",
@@ -101,6 +99,11 @@ def test_parse_link_names_the_bad_part(text: str, message: str) -> None:
 def test_format_link(spec: LinkSpec, text: str) -> None:
     assert format_link(spec) == text
     assert parse_link(text) == spec
+
+
+def test_a_network_link_may_leave_out_its_port() -> None:
+    assert parse_link("tcp://host") == LinkSpec(kind="tcp", target="host")
+    assert parse_link("udp://[::1]") == LinkSpec(kind="udp", target="::1")
 
 
 def test_network_spec_without_a_port_is_refused() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from .client import InverterClient
 from .energy import shipped_integral_points
 from .errors import UnsupportedError
-from .family import ClientOptions, FamilySpec
+from .family import NETWORK_KINDS, ClientOptions, FamilySpec
 from .givenergy.spec import SPEC as GIVENERGY
 from .modbus.spec import SPEC as MODBUS
 from .model import Point
@@ -34,8 +35,16 @@ def family(family_id: str) -> FamilySpec:
 def create_client(
     family_id: str, link: str, options: ClientOptions | None = None
 ) -> InverterClient:
-    """Return an unconnected client for a family on the link written as `link`."""
-    return family(family_id).build(parse_link(link), options or ClientOptions())
+    """Return an unconnected client for a family on the link written as `link`.
+
+    A network link without a port gets the family's usual one (8899 for a GivEnergy dongle).
+    """
+    spec = family(family_id)
+    where = parse_link(link)
+    if where.port is None and where.kind in NETWORK_KINDS:
+        # A kind the family lacks has no port; its build refuses the kind itself.
+        where = replace(where, port=spec.defaults(where.kind).port)
+    return spec.build(where, options or ClientOptions())
 
 
 def shipped_points() -> Iterator[Point]:

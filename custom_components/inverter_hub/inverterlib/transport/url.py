@@ -28,7 +28,8 @@ ACCEPTED_FORMS = (
     "tcp://HOST:PORT, udp://HOST:PORT or rtu-over-tcp://HOST:PORT"
 )
 
-_ENDPOINT = re.compile(r"(?:\[(?P<ipv6>[^\]]+)\]|(?P<host>[^\s:/\[\]@?#]+)):(?P<port>\d{1,5})")
+# The port may be left out: the family's default port is used then.
+_ENDPOINT = re.compile(r"(?:\[(?P<ipv6>[^\]]+)\]|(?P<host>[^\s:/\[\]@?#]+))(?::(?P<port>\d{1,5}))?")
 _WINDOWS_PORT = re.compile(r"COM\d+", re.IGNORECASE)
 
 
@@ -92,12 +93,12 @@ def _local(kind: LinkKind, path: str, text: str) -> LinkSpec:
 
 
 def _network(kind: LinkKind, endpoint: str, text: str) -> LinkSpec:
-    """Return a network spec for `HOST:PORT` or `[IPv6]:PORT`."""
+    """Return a network spec for `HOST[:PORT]` or `[IPv6][:PORT]`."""
     match = _ENDPOINT.fullmatch(endpoint)
     if match is None:
         raise _bad(text)
-    port = int(match["port"])
-    if not 0 < port < 65536:
+    port = None if match["port"] is None else int(match["port"])
+    if port is not None and not 0 < port < 65536:
         raise ValueError(f"port {port} of {text!r} is not between 1 and 65535")
     if (host := match["ipv6"]) is not None:
         try:
