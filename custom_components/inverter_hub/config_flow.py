@@ -61,6 +61,7 @@ from .inverterlib.relay.amqp import DEFAULT_EXCHANGE
 from .inverterlib.relay.bus import DEFAULT_BASE_TOPIC
 from .inverterlib.transport.hid import async_list_hid_devices
 from .inverterlib.transport.serial import list_serial_ports
+from .inverterlib.transport.tcp import host_port
 from .inverterlib.transport.url import parse_link
 from .link import device_data
 from .scan import async_probe, async_scan
@@ -242,10 +243,8 @@ class InverterHubConfigFlow(ConfigFlow, domain=DOMAIN):
         protocols: list[str] = list(self._family.network_kinds)
         if user_input is not None:
             protocol = user_input.get(CONF_PROTOCOL, protocols[0])
-            host = user_input[CONF_HOST].strip()
-            if ":" in host and not host.startswith("["):
-                host = f"[{host}]"
-            self._data = {CONF_LINK: f"{protocol}://{host}:{int(user_input[CONF_PORT])}"}
+            host = user_input[CONF_HOST].strip().strip("[]")
+            self._data = {CONF_LINK: f"{protocol}://{host_port(host, int(user_input[CONF_PORT]))}"}
             result = await self._async_link_chosen(errors)
             if result is not None:
                 return result

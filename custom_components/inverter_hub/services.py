@@ -28,7 +28,6 @@ from .coordinator import InverterConfigEntry, InverterCoordinator, translate_err
 from .inverterlib.capabilities import RawCommands, RawRegisters
 from .inverterlib.errors import InverterError, UnsupportedError
 from .inverterlib.families import family
-from .inverterlib.model import json_value
 from .overrides import changes
 
 ATTR_CONFIG_ENTRY = "config_entry_id"
@@ -268,11 +267,8 @@ async def _write_setting(call: ServiceCall) -> ServiceResponse:
         err.placeholders["detail"] = f"{name}: {err}"
         raise translate_error(err) from err
     coordinator.async_update_listeners()
-    return {
-        "outcome": record.outcome.value,
-        "old": json_value(record.old),
-        "new": json_value(record.new),
-    }
+    written = record.as_json()
+    return {key: written[key] for key in ("outcome", "old", "new")}
 
 
 _SETTINGS = vol.All(dict, vol.Length(min=1, max=32))

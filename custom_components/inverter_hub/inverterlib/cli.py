@@ -112,12 +112,7 @@ async def _run(args: argparse.Namespace) -> object:
             return {state.identity.serial_number: _values(state) for state in devices}
         device = devices[0].identity
         record = await session.write(device.serial_number, args.key, args.value, source="cli")
-        return {
-            "key": record.key,
-            "old": json_value(record.old),
-            "new": json_value(record.new),
-            "outcome": record.outcome.value,
-        }
+        return {key: record.as_json()[key] for key in ("key", "old", "new", "outcome")}
     finally:
         await session.close()
 

@@ -34,7 +34,7 @@ class WriteRecord:
     source: str = ""
     when: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, str | float | int | bool | None]:
         """Return the record as JSON-ready data, the one form every layer shows."""
         return {
             "when": self.when.isoformat(),
