@@ -16,6 +16,7 @@ from custom_components.inverter_hub.const import DOMAIN
 from custom_components.inverter_hub.inverterlib.writer import Outcome
 
 from .conftest import PI30_SERIAL, Pi30Endpoint
+from .ha_compat import device_by_identifier
 
 PREFIX = "vmiii_5000_92932105105335"
 
@@ -181,8 +182,10 @@ def _setting_entity(hass: HomeAssistant, platform: str, key: str) -> str:
 
 
 def _device_id(hass: HomeAssistant) -> str:
-    registry = dr.async_get(hass)
-    return next(d.id for d in registry.devices.values() if (DOMAIN, PI30_SERIAL) in d.identifiers)
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    device = device_by_identifier(dr.async_get(hass), entry.entry_id, (DOMAIN, PI30_SERIAL))
+    assert device is not None
+    return device.id
 
 
 async def test_write_setting_service(

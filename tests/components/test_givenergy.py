@@ -19,6 +19,8 @@ from custom_components.inverter_hub.config_flow import local_hosts
 from custom_components.inverter_hub.const import DOMAIN
 from simulators.givenergy import GivEnergySimulator
 
+from .ha_compat import device_by_identifier
+
 INVERTER = "SA2114G047"
 
 
@@ -54,8 +56,10 @@ def _entity(hass: HomeAssistant, platform: str, serial: str, key: str) -> str:
 
 
 def _device(hass: HomeAssistant, serial: str) -> str:
-    registry = dr.async_get(hass)
-    return next(d.id for d in registry.devices.values() if (DOMAIN, serial) in d.identifiers)
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    device = device_by_identifier(dr.async_get(hass), entry.entry_id, (DOMAIN, serial))
+    assert device is not None
+    return device.id
 
 
 async def test_inverter_and_battery_packs_are_devices(

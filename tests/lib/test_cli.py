@@ -18,7 +18,7 @@ import pytest
 def _serve(*args: str) -> Iterator[subprocess.Popen[str]]:
     """Run a simulator until the test ends; wait for its first line (it is serving then)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+        [sys.executable, "-u", "-m", *args], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip()

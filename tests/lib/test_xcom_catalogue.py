@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import time
+import json
 from pathlib import Path
-from typing import Any
 
 from inverterlib.errors import UnsupportedError
 from inverterlib.family import ClientOptions
@@ -22,7 +22,9 @@ from inverterlib.xcom.catalogue import (
     unit_catalogue,
 )
 from inverterlib.xcom.client import XcomClient
+from inverterlib.xcom.data import Table, load_messages, load_table
 from inverterlib.xcom.data.messages import MESSAGES
+from inverterlib.xcom.data.xtender import PARAMETERS_120V as XTENDER_120V
 from inverterlib.xcom.kinds import (
     BMS,
     BSP,
@@ -48,24 +50,20 @@ TABLE = Path(__file__).parent / "fixtures" / "xcom" / "table"
 # The generator -------------------------------------------------------------------------------
 
 
-def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    """Generate from the small table into tmp_path; return each module's namespace."""
+def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Table]:
+    """Generate from the small table into tmp_path; return each family's table as loaded."""
     monkeypatch.setattr(xcom_params, "DATA", tmp_path)
     assert xcom_params.main(["--source", str(TABLE)]) == 0
-    modules: dict[str, dict[str, Any]] = {}
-    for path in tmp_path.glob("*.py"):
-        source = path.read_text().replace("from ..objects", "from inverterlib.xcom.objects")
-        namespace: dict[str, Any] = {}
-        exec(compile(source, str(path), "exec"), namespace)
-        modules[path.stem] = namespace
-    return modules
+    return {
+        family: load_table(tmp_path / f"{family}.json") for family in xcom_params.FAMILIES.values()
+    }
 
 
 def test_generator_reads_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    modules = generated(tmp_path, monkeypatch)
-    xtender = modules["xtender"]
-    infos = {dp.number: dp for dp in xtender["INFOS"]}
-    parameters = {dp.number: dp for dp in xtender["PARAMETERS"]}
+    tables = generated(tmp_path, monkeypatch)
+    xtender = tables["xtender"]
+    infos = {dp.number: dp for dp in xtender.infos}
+    parameters = {dp.number: dp for dp in xtender.parameters}
     assert set(infos) == {3000, 3164, 3028}
     assert infos[3000].unit == "V"
     # A unit missing from the unit column is taken from the RCC's unit column.
@@ -83,25 +81,49 @@ def test_generator_reads_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert parameters[1287].signal
     assert parameters[1287].minimum is None
     assert parameters[1165].step == 0.25
-    assert [dp.maximum for dp in xtender["PARAMETERS_120V"]] == [63]
-    options = modules["variotrack"]["INFOS"][0].options
+    assert [(dp.maximum, dp.parameter) for dp in xtender.parameters_120v] == [(63, True)]
+    options = tables["variotrack"].infos[0].options
     # Labels the PDF conversion merged are split; placeholders are dropped.
     assert options == ((0, "No Error"), (4, "OverTemp"), (5, "BatOverV"))
-    ratio = modules["variostring"]["PARAMETERS"][0]
+    ratio = tables["variostring"].parameters[0]
     assert (ratio.step, ratio.unit) == (0.01, "%")
-    assert modules["xcom"]["INFOS"] == ()
-    assert modules["xcom"]["PARAMETERS"][0].name == 'Enable "SCOM" watchdog'
-    assert modules["bms"]["INFOS"][0].number == 7054
-    assert modules["messages"]["MESSAGES"] == {
+    assert tables["xcom"].infos == ()
+    assert tables["xcom"].parameters[0].name == 'Enable "SCOM" watchdog'
+    assert tables["bms"].infos[0].number == 7054
+    assert tables["bsp"].parameters_120v == ()
+    assert load_messages(tmp_path / "messages.json") == {
         0: "Warning (000): Battery low",
         19: "Halted (019): Battery undervoltage",
     }
 
 
+def test_generator_writes_only_the_fields_off_their_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated(tmp_path, monkeypatch)
+    data = json.loads((tmp_path / "xtender.json").read_text(encoding="utf-8"))
+    assert data["source"] == xcom_params.SOURCE_NOTE
+    assert data["infos"][0] == {
+        "number": 3000,
+        "key": "battery_voltage_3000",
+        "name": "Battery voltage",
+        "format": "float",
+        "unit": "V",
+    }
+    limit = next(fields for fields in data["parameters"] if fields["number"] == 1107)
+    assert (limit["level"], limit["default"], type(limit["default"])) == ("basic", 32, int)
+    assert "parameters_120v" not in json.loads((tmp_path / "bsp.json").read_text())
+    messages = (tmp_path / "messages.json").read_text(encoding="utf-8").splitlines()
+    assert messages[3:5] == [
+        '    "0":"Warning (000): Battery low",',
+        '    "19":"Halted (019): Battery undervoltage"',
+    ]
+
+
 def test_generator_check_finds_stale_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated(tmp_path, monkeypatch)
     assert xcom_params.main(["--source", str(TABLE), "--check"]) == 0
-    (tmp_path / "bsp.py").write_text("# edited\n")
+    (tmp_path / "bsp.json").write_text("{}\n")
     assert xcom_params.main(["--source", str(TABLE), "--check"]) == 1
 
 
@@ -117,7 +139,7 @@ def test_generator_helpers() -> None:
                 number=1,
                 name="x",
                 level="Basic",
-                fmt="FLOAT",
+                fmt="float",
                 unit=None,
                 default=float("nan"),
                 minimum=None,
@@ -156,6 +178,7 @@ def test_the_shipped_tables_are_whole() -> None:
                 assert (datapoint.minimum, datapoint.maximum) == (0, 1440)
         assert all(not dp.parameter for dp in kind.infos)
     assert set(PARAMETERS_120V) == {1286, 1560, 1309, 1433, 1199, 1200, 1432}
+    assert all(datapoint.parameter for datapoint in XTENDER_120V)
     assert MESSAGES[19] == "Halted (019): Battery undervoltage"
     for kind_id, canonical in CANONICAL.items():
         infos = {dp.number for dp in KINDS[kind_id].infos}
