@@ -2,9 +2,11 @@
 
 The frames are built and cut by `xcom_frames`, written from the specification apart from the
 client library. Units share one battery whose voltage and currents add up; parameters keep
-separate flash and RAM copies with Studer's limits; the Xcom raises its restart and message
-flags; faults cover a unit that drops out, an absurd reading, bad checksums, silence, a busy
-gateway, late and slow replies; a paced endpoint sends each byte at the line's speed.
+separate flash and RAM copies with Studer's limits; a unit whose SCOM watchdog is on and that
+no frame reached for its delay takes its flash values again (a multi-info request goes to the
+Xcom, not to the units); the Xcom raises its restart and message flags; faults cover a unit
+that drops out, an absurd reading, bad checksums, silence, a busy gateway, late and slow
+replies; a paced endpoint sends each byte at the line's speed.
 
     python -m simulators.xcom --tcp 127.0.0.1:4001
 """
@@ -184,6 +186,19 @@ class XcomSimulator:
         """Let requests to an address go unanswered, as if the Xcom hung on them."""
         self.hung.add(address)
 
+    def watch(self) -> None:
+        """Let each unit's SCOM watchdog fire that ran out since the last frame."""
+        now = self.installation.clock()
+        for unit in self.units.values():
+            unit.watch(now)
+
+    def _reach(self, destination: int) -> None:
+        """Let the units a frame is addressed to (alone or by their group) hear it."""
+        now = self.installation.clock()
+        for unit in self.units.values():
+            if unit.online and destination in (unit.address, unit.kind.group):
+                unit.hear(now)
+
     def restart(self) -> None:
         """Restart the Xcom: it raises its restart flag until 5104 clears it."""
         self.flags |= FLAG_RESTARTED
@@ -198,6 +213,8 @@ class XcomSimulator:
 
     def answer(self, request: Request) -> bytes:
         """Return the reply frame the Xcom sends to a request."""
+        self.watch()
+        self._reach(request.destination)
         data, error = self._handle(request)
         return build_reply(request, flags=self.flags, data=data or b"", error=error)
 

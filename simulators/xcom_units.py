@@ -109,6 +109,8 @@ class SimUnit:
     """One Studer unit behind the simulated Xcom."""
 
     KIND: ClassVar[UnitKind]
+    # The SCOM watchdog's parameters (enable, delay in s), from Studer's appendix.
+    WATCHDOG: ClassVar[tuple[int, int] | None] = None
 
     def __init__(
         self,
@@ -130,6 +132,9 @@ class SimUnit:
         self.signals: list[int] = []
         self.flash_writes = 0
         self.ram_writes = 0
+        # When a frame last reached the unit, and how often its watchdog fired.
+        self.heard = installation.clock()
+        self.watchdog_fallbacks = 0
         self._infos = {datapoint.number: datapoint for datapoint in self.kind.infos}
         self.parameters = {
             datapoint.number: Parameter(
@@ -139,6 +144,23 @@ class SimUnit:
             )
             for datapoint in self.kind.parameters
         }
+
+    def hear(self, now: float) -> None:
+        """Take a frame addressed to the unit: its watchdog starts counting again."""
+        self.heard = now
+
+    def watch(self, now: float) -> None:
+        """Fall back to the flash values when the watchdog is on and no frame came in time."""
+        if self.WATCHDOG is None:
+            return
+        enable, delay = (self.parameters[number].ram for number in self.WATCHDOG)
+        if not enable or now - self.heard <= delay:
+            return
+        # RAM takes the saved values again, the watchdog switch among them.
+        for parameter in self.parameters.values():
+            parameter.ram = parameter.flash
+        self.watchdog_fallbacks += 1
+        self.heard = now
 
     def info(self, number: int) -> tuple[Datapoint, float] | None:
         """Return an info's table entry and value, or None when the unit has no such info."""
@@ -169,8 +191,11 @@ class Xtender(SimUnit):
     """An inverter-charger carrying its share of the load from the battery."""
 
     KIND = XTENDER
+    WATCHDOG = (1628, 1629)
     nominal_voltage = 230.0
     id_type = 1.0
+    # Info 3089; the client only compares the codes of units, so any code serves.
+    phase = 1.0
 
     def power(self) -> float:
         """Return the AC output power of this unit (W)."""
@@ -199,6 +224,7 @@ class Xtender(SimUnit):
             3083: lambda: 5.0 + 0.01 * site.elapsed * index,
             3084: partial(float, 50),
             3085: partial(float, 50 + 0.01 * index),
+            3089: lambda: self.phase,
             3104: partial(float, 34 + index),
             3124: lambda: self.id_type,
             3126: lambda: self.nominal_voltage,
@@ -211,6 +237,7 @@ class VarioTrack(SimUnit):
     """A solar charge controller pushing the sun into the battery."""
 
     KIND = VARIOTRACK
+    WATCHDOG = (10342, 10343)
 
     def pv_voltage(self) -> float:
         """Return the PV generator's voltage."""
@@ -237,6 +264,7 @@ class VarioString(SimUnit):
     """A two-string solar charge controller (not in the default installation)."""
 
     KIND = VARIOSTRING
+    WATCHDOG = (14218, 14219)
 
     def measures(self) -> dict[int, Callable[[], float]]:
         """Return the VarioString's simulated infos (idle: the VarioTrack has the sun)."""

@@ -642,8 +642,12 @@ class InverterHubOptionsFlow(_OptionsFlowBase):
                 selector.NumberSelector(seconds)
             )
         fields[vol.Required(CONF_EXPERT, default=False)] = selector.BooleanSelector()
+        expert = self.config_entry.options.get(CONF_EXPERT, False)
         for option in spec.options:
-            fields[vol.Required(option.key, default=option.default)] = selector.BooleanSelector()
+            if expert or not option.expert:
+                fields[vol.Required(option.key, default=option.default)] = (
+                    selector.BooleanSelector()
+                )
         fields[vol.Optional(CONF_RELAY, default={})] = _relay_section(
             self.config_entry.options.get(CONF_RELAY, {})
         )

@@ -589,3 +589,14 @@ def test_usb_matcher_is_in_the_manifest() -> None:
         (Path(config_flow.__file__).parent / "manifest.json").read_text(encoding="utf-8")
     )
     assert {"vid": "0665", "pid": "5161"} in manifest["usb"]
+
+
+async def test_expert_family_options_show_in_expert_mode_only(hass: HomeAssistant) -> None:
+    """The Studer watchdog is offered only while expert mode is on."""
+    entry = MockConfigEntry(domain=DOMAIN, data={"family": "xcom", "link": "x"})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert "scom_watchdog" not in {str(key) for key in result["data_schema"].schema}
+    hass.config_entries.async_update_entry(entry, options={"expert": True})
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert "scom_watchdog" in {str(key) for key in result["data_schema"].schema}

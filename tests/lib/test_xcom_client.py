@@ -16,15 +16,10 @@ from inverterlib.errors import (
     UnsupportedError,
     ValidationError,
 )
-from inverterlib.model import DeviceIdentity, Point, PointKind, PollGroup, Value
+from inverterlib.model import DeviceIdentity, PointKind, PollGroup, Value
 from inverterlib.quality import QualityFilter, Rejection
 from inverterlib.session import LinkSession, SessionSettings
-from inverterlib.transport.base import Link
-from inverterlib.transport.serial import SerialLink
-from inverterlib.transport.tcp import TcpLink
-from inverterlib.transport.udp import UdpLink
 from inverterlib.writer import Outcome, write_setting
-from inverterlib.xcom.client import SERIAL_SETTINGS, XcomClient
 from inverterlib.xcom.codec import Property
 from inverterlib.xcom.errors import GatewayBusyError, UnitUnreachableError, XcomRefusedError
 import pytest
@@ -33,52 +28,17 @@ from simulators.xcom import Fault, XcomSimulator
 from simulators.xcom_frames import Request
 from simulators.xcom_units import Xtender
 
-# Short enough to keep fault tests quick, long enough for a busy CI machine.
-TIMEOUT = 0.6
-INPUT_LIMIT = "maximum_current_of_ac_source_input_limit_1107"
+from .xcom_support import (
+    INPUT_LIMIT,
+    Harness,
+    by_address,
+    identified,
+    number,
+    point,
+)
+
 CHARGE_CURRENT = "battery_charge_current_1138"
 LIVE = ("battery_voltage", "battery_current", "ac_output_power", "device_mode")
-
-
-class Harness:
-    """Start simulated Xcoms on ptys, TCP or UDP ports, each with a client."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self._tmp_path = tmp_path
-        self.simulators: list[XcomSimulator] = []
-        self.links: list[Link] = []
-
-    async def start(
-        self,
-        transport: str = "tcp",
-        *,
-        simulator: XcomSimulator | None = None,
-        timeout: float = TIMEOUT,
-        **options: Any,
-    ) -> tuple[XcomSimulator, XcomClient]:
-        """Return a simulator on a new endpoint and an unconnected client on it."""
-        # A still clock keeps the units' physics in step across reads on a busy machine.
-        simulator = simulator or XcomSimulator(clock=lambda: 1000.0)
-        self.simulators.append(simulator)
-        link: Link
-        if transport == "pty":
-            path = await simulator.start_pty(str(self._tmp_path / f"xcom-{len(self.simulators)}"))
-            link = SerialLink(path, settings=SERIAL_SETTINGS, timeout=timeout)
-        elif transport == "udp":
-            host, port = await simulator.start_udp()
-            link = UdpLink(host, port, timeout=timeout)
-        else:
-            host, port = await simulator.start_tcp()
-            link = TcpLink(host, port, timeout=timeout)
-        self.links.append(link)
-        return simulator, XcomClient(link, busy_pause=0.01, **options)
-
-    async def aclose(self) -> None:
-        """Close the links, then stop the simulators."""
-        for link in self.links:
-            await link.close()
-        for simulator in self.simulators:
-            await simulator.stop()
 
 
 @pytest.fixture(name="xcom")
@@ -86,27 +46,6 @@ async def xcom_fixture(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Ha
     harness = Harness(tmp_path)
     yield harness
     await harness.aclose()
-
-
-async def identified(
-    xcom: Harness, transport: str = "tcp", **options: Any
-) -> tuple[XcomSimulator, XcomClient, list[DeviceIdentity]]:
-    simulator, client = await xcom.start(transport, **options)
-    return simulator, client, await client.identify()
-
-
-def by_address(devices: list[DeviceIdentity]) -> dict[int, DeviceIdentity]:
-    return {int(device.address): device for device in devices}
-
-
-def point(client: XcomClient, device: DeviceIdentity, key: str) -> Point:
-    return next(p for p in client.catalogue(device) if p.key == key)
-
-
-def number(values: dict[str, Value], key: str) -> float:
-    value = values[key]
-    assert isinstance(value, int | float)
-    return float(value)
 
 
 # Identify and read ---------------------------------------------------------------------------
@@ -508,8 +447,8 @@ async def test_pending_messages_are_fetched(xcom: Harness) -> None:
 
 async def test_a_unit_without_a_factory_id_and_a_hung_address(xcom: Harness) -> None:
     simulator = XcomSimulator(multi_info=False)
-    for number in (3156, 3157):
-        del simulator.units[102]._infos[number]
+    for info in (3156, 3157):
+        del simulator.units[102]._infos[info]
     simulator.hang(103)
     _, client = await xcom.start(simulator=simulator, timeout=0.3)
     devices = by_address(await client.identify())

@@ -38,6 +38,8 @@ class FamilyOption:
 
     key: str
     default: bool = False
+    # Shown in the options only while expert mode is on.
+    expert: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 import logging
 import math
@@ -54,6 +54,7 @@ from .kinds import (
     software_version,
 )
 from .objects import Datapoint, Format
+from .peers import PHASE_INFO, SHARED, InfoItem, Peer, peer_items, strays
 from .wire import BUSY_PAUSE, TIMEOUT, XcomWire
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,13 +70,19 @@ SYSTEM = "system"
 PREFETCH_TTL = 2.0
 # The Xtender's ID Uout (info 3126) below this means a 120 Vac model with other limits.
 VOLTS_120_BELOW = 160.0
+# The nominal AC output voltage of a 230 Vac model (False) and of a 120 Vac one (True).
+NOMINAL_VOLTS = {False: 230.0, True: 120.0}
 _ID_UOUT = 3126
 # Writing this signal to the Xcom clears its "restarted" frame flag.
 _CLEAR_RESTART_FLAG = 5104
 _MESSAGE_LOG = 50
-
-# An info of a unit: (unit address, info number).
-InfoItem = tuple[int, int]
+# The SCOM watchdog delay the client sets (s): a unit falls back to its saved settings within
+# two minutes of the link stopping, while polls up to a minute apart, plus a cycle slowed by
+# timeouts and the keep-alive below, never let it fire as long as the link works.
+WATCHDOG_DELAY = 120.0
+# A unit with a watchdog that has not been addressed for this long is read directly: a
+# multi-info request goes to the Xcom, not to the unit. The read checks the watchdog is on.
+WATCHDOG_KEEPALIVE = 30.0
 
 
 @dataclass(kw_only=True, slots=True)
@@ -101,6 +108,8 @@ class Unit:
     address: int
     identity: DeviceIdentity
     catalogue: Catalogue
+    # An Xtender that knows its phase, as its parallel peers compare with it.
+    peer: Peer | None = None
 
 
 class XcomClient(InverterClient):
@@ -116,17 +125,27 @@ class XcomClient(InverterClient):
         multi_info: bool | None = None,
         busy_pause: float = BUSY_PAUSE,
         prefetch_ttl: float = PREFETCH_TTL,
+        watchdog: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Bind to a link.
 
         Parameters are written to RAM unless `flash` (each flash write wears the device's
         memory, about 1000 writes). `multi_info` None detects whether the gateway batches
-        user infos (an Xcom-LAN/GSM feature of recent firmware).
+        user infos (an Xcom-LAN/GSM feature of recent firmware). `watchdog` is the delay (s)
+        of the SCOM watchdog to switch on in each unit's RAM; None leaves the watchdogs alone.
         """
         super().__init__(link)
         self.wire = XcomWire(link, busy_pause=busy_pause)
         self.flash = flash
         self.flash_writes = 0
+        self.watchdog = watchdog
+        self.watchdog_writes = 0
+        self.watchdog_fallbacks = 0
+        # The units whose watchdog this client switched on, with the switch's parameter.
+        self.armed: dict[int, Datapoint] = {}
+        self.held_back = 0
+        self._clock = clock
         self.multi_info = multi_info
         self.prefetch_ttl = prefetch_ttl
         self.info_property = Property.VALUE
@@ -141,6 +160,10 @@ class XcomClient(InverterClient):
         self._round = ReadRound(started=-math.inf)
         self._restart_seen = False
         self._follow_up = False
+        # When each address was last asked directly (a multi-info request asks the Xcom).
+        self._addressed: dict[int, float] = {}
+        # The shared outputs held back for straying from their peers, logged once each.
+        self._held: set[InfoItem] = set()
 
     # Transactions -------------------------------------------------------------------------
 
@@ -160,13 +183,18 @@ class XcomClient(InverterClient):
         try:
             reply = await self.wire.transact(address, request, what=what, retry=retry)
         except UnitUnreachableError:
-            if track and address not in self.unreachable:
-                _LOGGER.warning("unit %d behind %s stopped answering", address, self._where)
-                self.unreachable.add(address)
+            if track:
+                self._lost(address)
             raise
+        self._addressed[address] = self._clock()
         self._answered(address)
         await self._heed_flags()
         return reply.value
+
+    def _lost(self, address: int) -> None:
+        if address not in self.unreachable:
+            _LOGGER.warning("unit %d behind %s stopped answering", address, self._where)
+            self.unreachable.add(address)
 
     def _answered(self, address: int) -> None:
         if address in self.unreachable:
@@ -321,9 +349,13 @@ class XcomClient(InverterClient):
             if msb is not None and lsb is not None:
                 fid = fid_serial(float(msb), float(lsb))
         volts_120 = False
+        peer = None
         if kind is XTENDER:
             nominal = await self._read_info(address, kind, _ID_UOUT)
             volts_120 = nominal is not None and 0 < float(nominal) < VOLTS_120_BELOW
+            phase = await self._read_info(address, kind, PHASE_INFO)
+            if phase is not None:
+                peer = Peer(address=address, phase=float(phase), volts=NOMINAL_VOLTS[volts_120])
         profile = f"{kind.id}_120v" if volts_120 else kind.id
         model = kind.model(None if model_code is None else int(model_code))
         details = {"kind": kind.id, "index": str(kind.index(address))}
@@ -340,7 +372,7 @@ class XcomClient(InverterClient):
             details=details,
         )
         catalogue = unit_catalogue(kind, volts_120=volts_120)
-        return Unit(kind=kind, address=address, identity=identity, catalogue=catalogue)
+        return Unit(kind=kind, address=address, identity=identity, catalogue=catalogue, peer=peer)
 
     async def identify(self) -> list[DeviceIdentity]:
         """Find the Xcom and every unit behind it; return the system first, then the units."""
@@ -370,6 +402,9 @@ class XcomClient(InverterClient):
         }
         if self.multi_info is None:
             self.multi_info = await self._detect_multi_info()
+        self.armed.clear()
+        for unit in self.units.values():
+            await self._arm(unit)
         return [self._system, *(unit.identity for unit in self.units.values())]
 
     def diagnostics(self) -> dict[str, object]:
@@ -379,6 +414,11 @@ class XcomClient(InverterClient):
             "flash_writes": self.flash_writes,
             "xcom_restarts": self.restarts,
             "multi_info": self.multi_info,
+            "scom_watchdog_delay": self.watchdog,
+            "scom_watchdogs_on": sorted(self.armed),
+            "scom_watchdog_writes": self.watchdog_writes,
+            "scom_watchdog_fallbacks": self.watchdog_fallbacks,
+            "values_held_back": self.held_back,
         }
 
     async def scan(self, addresses: Iterable[int]) -> list[DeviceIdentity]:
@@ -393,6 +433,7 @@ class XcomClient(InverterClient):
                 continue
             unit = _with_parent(unit, parent)
             self.units[address] = unit
+            await self._arm(unit)
             found.append(unit.identity)
         return found
 
@@ -405,6 +446,69 @@ class XcomClient(InverterClient):
             _LOGGER.debug("no multi-info on %s: %s", self._where, err)
             return False
         return True
+
+    # SCOM watchdog ------------------------------------------------------------------------
+
+    async def _arm(self, unit: Unit) -> None:
+        """Switch a unit's SCOM watchdog on in RAM with the client's delay; read both back.
+
+        Never in flash, whatever the write target: a watchdog saved there would keep resetting
+        the unit after this client is gone for good.
+        """
+        if self.watchdog is None or unit.kind.watchdog is None:
+            return
+        address = unit.address
+        if address in self._ram_unsupported:
+            _LOGGER.warning("unit %d keeps no RAM copy of parameters; no SCOM watchdog", address)
+            return
+        enable, delay = (_parameter(unit.kind, number) for number in unit.kind.watchdog)
+        problem = None
+        try:
+            # The delay first, so the watchdog never runs on a shorter one left from before.
+            for datapoint, value in ((delay, self.watchdog), (enable, True)):
+                await self._write_parameter(address, datapoint, value, flash=False)
+                self.watchdog_writes += 1
+                actual = await self._read_object(address, datapoint)
+                if actual is None or not math.isclose(float(actual), float(value), abs_tol=0.5):
+                    problem = f"parameter {datapoint.number} reads back as {actual!r}"
+                    break
+        except (XcomRefusedError, XcomUnsupportedError) as err:
+            problem = str(err)
+        if problem is not None:
+            self.armed.pop(address, None)
+            _LOGGER.warning(
+                "could not switch on the SCOM watchdog of unit %d: %s", address, problem
+            )
+            return
+        self.armed[address] = enable
+        _LOGGER.info(
+            "unit %d falls back to its saved settings after %g s without a frame",
+            address,
+            self.watchdog,
+        )
+
+    async def _keep_watchdogs(self) -> None:
+        """Read each watchdog's switch whose unit heard nothing for a while; re-arm it if off."""
+        now = self._clock()
+        for address, enable in sorted(self.armed.items()):
+            last = self._addressed.get(address, -math.inf)
+            if address in self.unreachable or now - last < WATCHDOG_KEEPALIVE:
+                continue
+            # A unit that does not answer is not asked again before the next keep-alive is due.
+            self._addressed[address] = now
+            try:
+                on = await self._read_object(address, enable)
+            except (LinkTimeoutError, XcomRefusedError, XcomUnsupportedError) as err:
+                _LOGGER.debug("keep-alive of unit %d failed: %s", address, err)
+                continue
+            if not on:
+                self.watchdog_fallbacks += 1
+                _LOGGER.warning(
+                    "unit %d runs on its saved settings (its SCOM watchdog fired or it restarted); "
+                    "switching its watchdog on again",
+                    address,
+                )
+                await self._arm(self.units[address])
 
     # Catalogues ---------------------------------------------------------------------------
 
@@ -436,6 +540,7 @@ class XcomClient(InverterClient):
     async def read(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
         """Read the named points of one device."""
         if device.profile == SYSTEM:
+            await self._keep_watchdogs()
             return await self._read_system(device, keys)
         address = int(device.address)
         values = await self.read_many({address: keys})
@@ -452,6 +557,7 @@ class XcomClient(InverterClient):
         User infos of every unit go into as few multi-info requests as the gateway allows;
         parameters are read one by one.
         """
+        await self._keep_watchdogs()
         results: dict[int, dict[str, Value] | InverterError] = {}
         infos: dict[int, list[tuple[int, Datapoint]]] = {}
         for address, keys in wanted.items():
@@ -512,18 +618,18 @@ class XcomClient(InverterClient):
                     raws[item] = current.values[item]
                 else:
                     asked[item] = datapoint
-        if not asked:
-            return raws
-        if self.multi_info:
-            fresh = await self._read_batched(asked, results)
-        else:
-            fresh = await self._read_each(asked, results)
-        current.values.update(fresh)
-        return raws | {item: raw for item, raw in fresh.items() if item in asked}
+        if asked:
+            if self.multi_info:
+                fresh = await self._read_batched(asked, results)
+            else:
+                fresh = await self._read_each(asked, results)
+            current.values.update(fresh)
+            raws.update({item: raw for item, raw in fresh.items() if item in asked})
+        return await self._without_strays(raws, current)
 
     def _join_round(self, readers: Collection[int]) -> ReadRound:
         """Return the round these readers read in, beginning a new one where the last is over."""
-        now = time.monotonic()
+        now = self._clock()
         current = self._round
         if not current.readers.isdisjoint(readers) or now - current.started > self.prefetch_ttl:
             current = self._round = ReadRound(started=now)
@@ -544,6 +650,87 @@ class XcomClient(InverterClient):
                 raw = await self._read_known(address, datapoint)
             except UnitUnreachableError as err:
                 results[address] = err
+                continue
+            if raw is not None:
+                raws[(address, number)] = raw
+        return raws
+
+    async def _without_strays(
+        self, raws: dict[InfoItem, Raw], current: ReadRound
+    ) -> dict[InfoItem, Raw]:
+        """Drop the shared outputs of Xtenders that lie far from their phase peers' values."""
+        peers = {address: unit.peer for address, unit in self.units.items() if unit.peer}
+        shared = [item for item in raws if item[1] in SHARED and item[0] in peers]
+        if not shared:
+            return raws
+        await self._read_peers(peer_items(shared, peers), current)
+        found = strays(shared, current.values, peers)
+        for item in shared:
+            address, number = item
+            if item not in found:
+                if item in self._held:
+                    self._held.discard(item)
+                    _LOGGER.info("unit %d: info %d is no longer held back", *item)
+                continue
+            self.held_back += 1
+            if item not in self._held:
+                self._held.add(item)
+                info = _info(XTENDER, number)
+                _LOGGER.warning(
+                    "unit %d reports %s %s for %s (info %d), far from its phase peers' %.3g; "
+                    "held back while it strays",
+                    address,
+                    raws[item],
+                    info.unit,
+                    info.name,
+                    number,
+                    found[item],
+                )
+        return {item: raw for item, raw in raws.items() if item not in found}
+
+    async def _read_peers(self, items: Collection[InfoItem], current: ReadRound) -> None:
+        """Read into the round the peers' values that readers yet to read will want in it.
+
+        A session reads them in this round anyway, so a poll cycle still reads each info once;
+        a lone read of one unit, or one in a round too old to serve anyone, asks nothing more
+        and is checked against what the round has.
+        """
+        if self._clock() - current.started >= self.prefetch_ttl:
+            return
+        missing = [item for item in self._read_ahead(()) if item in items]
+        if not missing:
+            return
+        if self.multi_info:
+            fresh = await self._multi_info_peers(missing)
+        else:
+            fresh = await self._read_each_peer(missing)
+        current.values.update(fresh)
+
+    async def _multi_info_peers(self, items: Sequence[InfoItem]) -> dict[InfoItem, Raw]:
+        """Read peers' infos in one multi-info request; none where the request fails."""
+        batch = [(number, self.units[address].kind.index(address)) for address, number in items]
+        try:
+            answers = await self._multi_info(batch)
+        except (XcomUnsupportedError, XcomRefusedError, LinkTimeoutError, FrameError) as err:
+            _LOGGER.debug("no peer values to check against: %s", err)
+            return {}
+        return {
+            item: answer
+            for item, answer in zip(items, answers, strict=True)
+            if math.isfinite(answer)
+        }
+
+    async def _read_each_peer(self, items: Sequence[InfoItem]) -> dict[InfoItem, Raw]:
+        """Read peers' infos one request each, leaving out a peer that does not answer."""
+        raws: dict[InfoItem, Raw] = {}
+        for address, number in items:
+            if address in self.unreachable:
+                continue
+            try:
+                raw = await self._read_known(address, _info(XTENDER, number))
+            except LinkTimeoutError:
+                # Left out of the checks until it answers a read of its own again.
+                self._lost(address)
                 continue
             if raw is not None:
                 raws[(address, number)] = raw
@@ -690,6 +877,21 @@ class XcomClient(InverterClient):
             flash = any(a in self._ram_unsupported for a in self._units_of(binding.kind))
         if flash and not (self.flash or action):
             raise _no_ram(address, point.key)
+        try:
+            await self._write_parameter(address, datapoint, raw, flash=flash)
+        except XcomUnsupportedError as err:
+            if flash or err.scom_code != ScomError.PROPERTY_NOT_SUPPORTED:
+                raise
+            raise _no_ram(address, point.key) from err
+        if flash and not action:
+            self.flash_writes += 1
+        if binding.route is Route.GROUP and not action:
+            await self._check_group(binding, value)
+
+    async def _write_parameter(
+        self, address: int, datapoint: Datapoint, raw: Raw, *, flash: bool
+    ) -> None:
+        """Write a parameter to flash or RAM; learn a unit that keeps no RAM copy."""
         request = ServiceData(
             service=Service.WRITE,
             object_type=ObjectType.PARAMETER,
@@ -700,15 +902,10 @@ class XcomClient(InverterClient):
         try:
             await self._transact(address, request, f"write {datapoint.number}", retry=False)
         except XcomUnsupportedError as err:
-            if flash or err.scom_code != ScomError.PROPERTY_NOT_SUPPORTED:
-                raise
-            if address in self.units:
+            unsupported = err.scom_code == ScomError.PROPERTY_NOT_SUPPORTED
+            if not flash and unsupported and address in self.units:
                 self._ram_unsupported.add(address)
-            raise _no_ram(address, point.key) from err
-        if flash and not action:
-            self.flash_writes += 1
-        if binding.route is Route.GROUP and not action:
-            await self._check_group(binding, value)
+            raise
 
     async def _check_group(self, binding: Binding, value: Value) -> None:
         """Read a multicast write back from every unit of the group."""

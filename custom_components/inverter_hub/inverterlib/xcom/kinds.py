@@ -27,6 +27,9 @@ class UnitKind:
     fid: tuple[int, int] | None
     infos: tuple[Datapoint, ...]
     parameters: tuple[Datapoint, ...]
+    # The SCOM watchdog's parameters (enable, delay in s): a unit whose watchdog is on and that
+    # hears no SCOM frame for the delay drops what was written to its RAM.
+    watchdog: tuple[int, int] | None = None
 
     def index(self, address: int) -> int:
         """Return a unit's 1-based index within its kind (the multi-info device number)."""
@@ -54,6 +57,7 @@ XTENDER = UnitKind(
     fid=(3156, 3157),
     infos=xtender.INFOS,
     parameters=xtender.PARAMETERS,
+    watchdog=(1628, 1629),
 )
 VARIOTRACK = UnitKind(
     id="variotrack",
@@ -66,6 +70,7 @@ VARIOTRACK = UnitKind(
     fid=(11067, 11068),
     infos=variotrack.INFOS,
     parameters=variotrack.PARAMETERS,
+    watchdog=(10342, 10343),
 )
 VARIOSTRING = UnitKind(
     id="variostring",
@@ -78,6 +83,7 @@ VARIOSTRING = UnitKind(
     fid=(15102, 15103),
     infos=variostring.INFOS,
     parameters=variostring.PARAMETERS,
+    watchdog=(14218, 14219),
 )
 BSP = UnitKind(
     id="bsp",
@@ -104,7 +110,8 @@ BMS = UnitKind(
     infos=bms.INFOS,
     parameters=bms.PARAMETERS,
 )
-# The Xcom answers for its own parameters; 5002 (date and time) is a cheap read.
+# The Xcom answers for its own parameters; 5002 (date and time) is a cheap read. Its own SCOM
+# watchdog (5095/5096) restarts the Xcom itself, which brings no unit back to its settings.
 XCOM = UnitKind(
     id="xcom",
     title="Xcom",

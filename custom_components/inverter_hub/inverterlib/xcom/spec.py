@@ -10,12 +10,15 @@ from ..family import ClientOptions, FamilyOption, FamilySpec, LinkDefaults
 from ..model import Point
 from ..transport.url import LinkSpec, open_link
 from .catalogue import system_catalogue, unit_catalogue
-from .client import FAMILY, GAP, SERIAL_SETTINGS, XcomClient
+from .client import FAMILY, GAP, SERIAL_SETTINGS, WATCHDOG_DELAY, XcomClient
 from .kinds import BMS, UNIT_KINDS, XTENDER
 from .wire import TIMEOUT
 
 # Parameters go to RAM unless the user accepts the wear of flash writes (about 1000 a cell).
 WRITE_TO_FLASH = FamilyOption(key="write_to_flash")
+# The units' SCOM watchdogs are installer parameters: switched on only with the user's consent,
+# they make the units fall back to their saved settings when the link stops.
+SCOM_WATCHDOG = FamilyOption(key="scom_watchdog", expert=True)
 
 
 def build(spec: LinkSpec, options: ClientOptions) -> InverterClient:
@@ -25,7 +28,8 @@ def build(spec: LinkSpec, options: ClientOptions) -> InverterClient:
     if options.baudrate is not None:
         serial = replace(serial, baudrate=options.baudrate)
     link = open_link(spec, serial=serial, gap=GAP, timeout=TIMEOUT)
-    return XcomClient(link, flash=options.switch(WRITE_TO_FLASH))
+    watchdog = WATCHDOG_DELAY if options.switch(SCOM_WATCHDOG) else None
+    return XcomClient(link, flash=options.switch(WRITE_TO_FLASH), watchdog=watchdog)
 
 
 def points() -> Iterator[Point]:
@@ -49,6 +53,6 @@ SPEC = FamilySpec(
     points=points,
     # identify finds every unit behind the Xcom itself; rescans ask the protocol's addresses.
     rescan_addresses=tuple(address for kind in UNIT_KINDS for address in kind.addresses),
-    options=(WRITE_TO_FLASH,),
+    options=(WRITE_TO_FLASH, SCOM_WATCHDOG),
     baudrates=(38400, 57600, 115200),
 )
