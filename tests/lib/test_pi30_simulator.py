@@ -124,7 +124,7 @@ async def test_command_line_serves_tcp() -> None:
             devices = await client.identify()
         finally:
             await client.close()
-        assert [device.address for device in devices] == ["", "parallel_0", "parallel_1"]
+        assert [device.address for device in devices] == ["", "parallel_1"]
     finally:
         process.terminate()
         assert await process.wait() == 0
