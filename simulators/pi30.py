@@ -19,7 +19,14 @@ import socket
 import sys
 
 from .pi30_device import NAK, Pi30Device, Profile
-from .pi30_endpoints import Channel, HidEndpoint, PtyEndpoint, TcpProtocol, sleep_until
+from .pi30_endpoints import (
+    Channel,
+    HidEndpoint,
+    PtyEndpoint,
+    Session,
+    TcpProtocol,
+    sleep_until,
+)
 
 CR = 0x0D
 REPORT = 8
@@ -286,7 +293,7 @@ class Pi30Simulator:
         clients: set[TcpProtocol] = set()
 
         def factory() -> asyncio.Protocol:
-            return TcpProtocol(self, clients)
+            return TcpProtocol(clients, lambda channel: Session(self, channel))
 
         server = await asyncio.get_running_loop().create_server(factory, host, port)
         self._servers.append(server)

@@ -148,20 +148,32 @@ class PtyEndpoint:
                 os.unlink(self._link_path)
 
 
-class TcpProtocol(asyncio.Protocol):
-    """One TCP client of the simulator."""
+class PeerSession(Protocol):
+    """What a TCP client's bytes go to: a device's session on one channel."""
 
-    def __init__(self, server: Server, clients: set[TcpProtocol]) -> None:
-        self._server = server
+    def feed(self, data: bytes) -> None:
+        """Take bytes the peer sent."""
+
+    def close(self) -> None:
+        """End the session."""
+
+
+class TcpProtocol(asyncio.Protocol):
+    """One TCP client of a simulator, its bytes handed to a session of its own."""
+
+    def __init__(
+        self, clients: set[TcpProtocol], session: Callable[[Channel], PeerSession]
+    ) -> None:
         self._clients = clients
+        self._new_session = session
         self._transport: asyncio.Transport | None = None
-        self._session: Session | None = None
+        self._session: PeerSession | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start a session for the new client."""
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._session = Session(self._server, Channel(self._send, self.hang_up))
+        self._session = self._new_session(Channel(self._send, self.hang_up))
         self._clients.add(self)
 
     def data_received(self, data: bytes) -> None:

@@ -27,8 +27,8 @@ import time
 
 from inverterlib.xcom.kinds import BSP, VARIOSTRING, VARIOTRACK, XCOM, XTENDER, UnitKind
 
-from .pi30_endpoints import Channel, sleep_until
-from .xcom_endpoints import PtyEndpoint, TcpProtocol, UdpProtocol
+from .pi30_endpoints import Channel, TcpProtocol, sleep_until
+from .xcom_endpoints import FrameSession, PtyEndpoint, UdpProtocol
 from .xcom_frames import (
     ERRORS,
     FLAG_MESSAGE_PENDING,
@@ -393,7 +393,7 @@ class XcomSimulator:
         """Serve on a TCP port (0 picks a free one); return the bound address."""
         clients: set[TcpProtocol] = set()
         server = await asyncio.get_running_loop().create_server(
-            lambda: TcpProtocol(self, clients), host, port
+            lambda: TcpProtocol(clients, lambda channel: FrameSession(self, channel)), host, port
         )
         self._servers.append(server)
 

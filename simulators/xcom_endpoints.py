@@ -117,44 +117,6 @@ class PtyEndpoint:
                 os.unlink(self._link_path)
 
 
-class TcpProtocol(asyncio.Protocol):
-    """One TCP client of the simulated Xcom."""
-
-    def __init__(self, server: Server, clients: set[TcpProtocol]) -> None:
-        self._server = server
-        self._clients = clients
-        self._transport: asyncio.Transport | None = None
-        self._session: FrameSession | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Start a session for the new client."""
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._session = FrameSession(self._server, Channel(self._send, self.hang_up))
-        self._clients.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        """Hand the client's bytes to its session."""
-        if self._session is not None:
-            self._session.feed(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """End the client's session."""
-        if self._session is not None:
-            self._session.close()
-        self._clients.discard(self)
-        self._transport = None
-
-    def _send(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
-
-    def hang_up(self) -> None:
-        """Close the connection."""
-        if self._transport is not None:
-            self._transport.close()
-
-
 class UdpProtocol(asyncio.DatagramProtocol):
     """The simulated Xcom's UDP socket: one frame session per peer address."""
 
