@@ -45,7 +45,10 @@ async def bus(socket_enabled: None) -> AsyncIterator[tuple[ModbusSimulator, str]
     await simulator.stop()
 
 
-async def _add_through_the_ui(hass: HomeAssistant, link: str) -> ConfigEntry:
+async def _add_through_the_ui(
+    hass: HomeAssistant, link: str, units: tuple[str, ...] = ("1", "2")
+) -> ConfigEntry:
+    """Add the units that answer on the bus through the config flow; they must be `units`."""
     host, port = link.removeprefix("tcp://").split(":")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"family": "modbus"})
@@ -60,9 +63,9 @@ async def _add_through_the_ui(hass: HomeAssistant, link: str) -> ConfigEntry:
     )
     assert result["step_id"] == "units"
     options = result["data_schema"].schema["units"].config["options"]
-    assert [option["value"] for option in options] == ["1", "2"]
+    assert [option["value"] for option in options] == list(units)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"units": ["1", "2"]}
+        result["flow_id"], {"units": list(units)}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -260,21 +263,7 @@ async def test_unit_that_joins_later_is_added_by_the_scan_button(
     """A unit absent at setup becomes a device after a scan, without re-adding the entry."""
     simulator, link = bus
     simulator.unit(2).sleep()
-    host, port = link.removeprefix("tcp://").split(":")
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"family": "modbus"})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "network"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"host": host, "port": int(port), "protocol": "tcp"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"first_unit": 1, "last_unit": 3}
-    )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"units": ["1"]})
-    await hass.async_block_till_done()
-    entry: ConfigEntry = result["result"]
+    entry = await _add_through_the_ui(hass, link, units=("1",))
     assert len(entry.runtime_data.devices) == 1
     simulator.unit(2).wake()
     scan = er.async_get(hass).async_get_entity_id(
