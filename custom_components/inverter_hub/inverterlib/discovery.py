@@ -36,7 +36,8 @@ async def _answers(host: str, port: int, limit: asyncio.Semaphore) -> bool:
 
 
 async def _identify(family: str, link: str) -> list[DeviceIdentity]:
-    client = create_client(family, link)
+    # Building a client may read profile files: off the event loop, where Home Assistant runs.
+    client = await asyncio.to_thread(create_client, family, link)
     try:
         await client.connect()
         return await client.identify()
