@@ -44,7 +44,7 @@ from inverterlib.modbus.planner import (
 from inverterlib.modbus.profile import Access, Profile
 from inverterlib.modbus.registry import ProfileRegistry
 from inverterlib.modbus.wire import Framing
-from inverterlib.model import DeviceIdentity, PollGroup
+from inverterlib.model import DeviceIdentity, PointKind, PollGroup
 from inverterlib.transport.tcp import TcpLink
 
 from simulators.modbus import ModbusSimulator
@@ -199,10 +199,11 @@ async def measure(
         client.cost = bus.cost
         try:
             device: DeviceIdentity = (await client.identify())[0]
+            # Every point with a value (an action has none), or those of one poll group.
             keys = [
                 point.key
                 for point in client.catalogue(device)
-                if group is None or point.group is group
+                if point.kind is not PointKind.ACTION and (group is None or point.group is group)
             ]
             simulator.reset_counters()
             values = await client.read(device, keys)

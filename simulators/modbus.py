@@ -197,6 +197,9 @@ def _typical(register_point: RegisterPoint, unit: int) -> Number | str:
     key = point.key
     if register_point.register.type.value == "ascii":
         return f"SIM{unit:02d}{key[:4].upper()}"
+    if register_point.bits is not None:
+        # A field of a packed register (a time period): disabled, at midnight, load first.
+        return 0
     if register_point.on_value is not None:
         return register_point.on_value
     if register_point.options:
@@ -224,6 +227,13 @@ class SimulatedUnit:
         self.counters = UnitCounters()
         self.refusals: list[tuple[Access | None, range | None, int]] = []
         self.asleep = False
+        self.actions_run = 0
+        # Where each command's write starts: its clock, or its first fixed value.
+        self._action_starts = {
+            action.clock_address if action.clock_address is not None else action.writes[0].address
+            for action in profile.actions
+            if action.clock_address is not None or action.writes
+        }
         self.banks: dict[Access, dict[int, int]] = {Access.INPUT: {}, Access.HOLDING: {}}
         for register_point in profile.register_points:
             self._store(register_point, _typical(register_point, unit))
@@ -269,7 +279,13 @@ class SimulatedUnit:
 
     def _store(self, register_point: RegisterPoint, value: Number | str | bool) -> None:
         register = register_point.register
-        if register_point.bit is not None:
+        if register_point.bits is not None:
+            # A raw field of a register that other settings share.
+            low, high = register_point.bits
+            mask = ((1 << (high - low + 1)) - 1) << low
+            word = self._registers(register)[0] & ~mask | (int(value) << low) & mask
+            self._put(register, [word])
+        elif register_point.bit is not None:
             # One bit of a register that other points may share.
             word = _join(self._registers(register), register.word_order.value)
             mask = 1 << register_point.bit
@@ -309,6 +325,10 @@ class SimulatedUnit:
             raise KeyError(key)
         register = register_point.register
         registers = self._registers(register)
+        if register_point.bits is not None:
+            # The raw field; a time period's time as hour * 256 + minute.
+            low, high = register_point.bits
+            return registers[0] >> low & ((1 << (high - low + 1)) - 1)
         if register_point.bit is not None:
             return bool(_join(registers, register.word_order.value) >> register_point.bit & 1)
         if register_point.on_value is not None:
@@ -396,6 +416,15 @@ class SimulatedUnit:
         """Serve a write: only whole settings, only values the device accepts."""
         if (refusal := self._refusal(Access.HOLDING, address, len(values))) is not None:
             return refusal
+        fields = [
+            setting
+            for setting in self.profile.settings
+            if setting.bits is not None and setting.register.address == address
+        ]
+        if fields:
+            return self._write_fields(fields, values)
+        if address in self._action_starts:
+            return self._run_action(address, values)
         for register_point in self.profile.settings:
             register = register_point.register
             if register.address != address or register.count != len(values):
@@ -423,6 +452,51 @@ class SimulatedUnit:
                 bank[address + offset] = word
             return None
         return ILLEGAL_ADDRESS
+
+    def _run_action(self, address: int, values: Sequence[int]) -> int | None:
+        """Run a write that is one of the device's commands; return its exception code.
+
+        Return ILLEGAL_ADDRESS for a write that is no command: fixed values, or its clock.
+        """
+        for action in self.profile.actions:
+            written = list(zip(range(address, address + len(values)), values, strict=True))
+            fixed = [(write.address, write.value) for write in action.writes]
+            is_clock = action.clock_address == address and len(values) == 6
+            if not is_clock and fixed != written:
+                continue
+            if is_clock:
+                # Year (after the offset), month, day, hour, minute, second.
+                _year, month, day, hour, minute, second = values
+                if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24):
+                    return ILLEGAL_VALUE
+                if max(minute, second) > 59:
+                    return ILLEGAL_VALUE
+            self.banks[Access.HOLDING].update(written)
+            self.actions_run += 1
+            return None
+        return ILLEGAL_ADDRESS
+
+    def _write_fields(self, fields: Sequence[RegisterPoint], values: Sequence[int]) -> int | None:
+        """Store a packed register whole, if every field in it holds a value the device takes."""
+        if len(values) != 1:
+            return ILLEGAL_VALUE
+        (word,) = values
+        for setting in fields:
+            assert setting.bits is not None
+            low, high = setting.bits
+            field = word >> low & ((1 << (high - low + 1)) - 1)
+            # Growatt V1.24: hour in bits 8-12 and minutes in bits 0-7 of a period's time.
+            hour, minute = divmod(field, 256)
+            bad_time = setting.time_format is not None and (hour > 23 or minute > 59)
+            bad_code = bool(setting.options) and field not in setting.options
+            bad_switch = setting.on_value is not None and field not in (
+                setting.on_value,
+                setting.off_value,
+            )
+            if bad_time or bad_code or bad_switch:
+                return ILLEGAL_VALUE
+        self.banks[Access.HOLDING][fields[0].register.address] = word
+        return None
 
 
 class ModbusSimulator:

@@ -136,12 +136,19 @@ def test_structure_of_the_yaml(profile_id: str) -> None:
 
 @pytest.mark.parametrize("profile_id", EASTRON + GROWATT)
 def test_no_two_values_share_a_register(profile_id: str) -> None:
-    """Values of one table never overlap; bits of one status register may share it."""
+    """Values of one table never overlap; bits and bit fields of one register may share it."""
     owners: dict[tuple[str, int], str] = {}
     bit_registers: set[tuple[str, int]] = set()
+    fields: dict[tuple[str, int], int] = {}
     for where, item in _entries(_raw(profile_id)):
         cells = [(item["access"], item["address"] + i) for i in range(_width(item))]
-        if "bit" in item:
+        if "bits" in item:
+            low, high = item["bits"]
+            mask = ((1 << (high - low + 1)) - 1) << low
+            (cell,) = cells
+            assert not fields.get(cell, 0) & mask, f"{where} overlaps another bit field"
+            fields[cell] = fields.get(cell, 0) | mask
+        if "bit" in item or "bits" in item:
             bit_registers.update(cells)
             assert not any(owners.get(cell, "").startswith("whole") for cell in cells), where
             continue

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
 import logging
 
 from ..client import InverterClient
@@ -11,12 +11,10 @@ from ..errors import (
     DeviceRefusedError,
     FrameError,
     LinkTimeoutError,
-    NotWritableError,
-    UnknownPointError,
     UnsupportedError,
 )
 from ..family import KnownDevice
-from ..model import DeviceIdentity, Point, Value
+from ..model import DeviceIdentity, Point, PointKind, Value
 from ..transport.base import Link
 from ..transport.serial import SerialLink, SerialSettings
 from . import shim
@@ -29,8 +27,9 @@ from .planner import (
     Span,
     plan_reads,
 )
-from .profile import Access, Profile, Register, RegisterPoint, WriteFunction
+from .profile import Access, Profile, Register, RegisterWrite, WriteFunction
 from .registry import ProfileRegistry
+from .unitwrite import write_unit
 from .wire import Framing, ModbusWire, exception_name
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,6 +53,17 @@ def line_bytes_per_second(link: Link) -> float:
     if isinstance(link, SerialLink):
         return serial_bytes_per_second(link.settings)
     return NETWORK_BYTES_PER_SECOND
+
+
+def _runs(steps: Sequence[RegisterWrite]) -> list[list[RegisterWrite]]:
+    """Return the steps in runs of consecutive registers, in order."""
+    runs: list[list[RegisterWrite]] = []
+    for step in steps:
+        if runs and runs[-1][-1].address + 1 == step.address:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    return runs
 
 
 def read_rules(profile: Profile, access: Access) -> ReadRules:
@@ -390,53 +400,46 @@ class ModbusClient(InverterClient):
     async def read(self, device: DeviceIdentity, keys: Collection[str]) -> dict[str, Value]:
         """Read the named points of one unit in the cheapest reads its profile allows."""
         unit, profile = self.profile_of(device)
-        # Ordered dicts, not sets: the order of the reads stays the caller's, reproducibly.
-        asked = dict.fromkeys(keys)
-        derived = [item for key in asked if (item := profile.derived_point(key)) is not None]
-        needed = dict.fromkeys([*asked, *(name for item in derived for name in item.inputs)])
-        by_access: dict[Access, list[RegisterPoint]] = defaultdict(list)
-        for key in needed:
-            register_point = profile.register_point(key)
-            if register_point is None:
-                if profile.derived_point(key) is None:
-                    _LOGGER.debug("%s has no point %s", profile.id, key)
-                continue
-            by_access[register_point.register.access].append(register_point)
-        values: dict[str, Value] = {}
-        for access, wanted in by_access.items():
-            spans = [Span(rp.register.address, rp.register.count) for rp in wanted]
-            blocks = plan_reads(spans, read_rules(profile, access), self.cost)
-            read = [
-                (block, await self.read_registers(unit, access, block.address, block.count))
-                for block in blocks
-            ]
-            for register_point in wanted:
-                span = Span(register_point.register.address, register_point.register.count)
-                block, registers = next((b, regs) for b, regs in read if b.covers(span))
-                offset = span.address - block.address
-                value = register_point.decode(registers[offset : offset + span.count])
-                if value is not None:
-                    values[register_point.key] = value
-        for item in derived:
-            if (value := item.compute(values)) is not None:
-                values[item.key] = value
-        # Inputs read only for a derived value are not published: they were not asked for.
-        return {key: value for key, value in values.items() if key in asked}
+        registers: dict[tuple[Access, int], int] = {}
+        for access, spans in profile.spans(keys).items():
+            for block in plan_reads(spans, read_rules(profile, access), self.cost):
+                values = await self.read_registers(unit, access, block.address, block.count)
+                registers.update(
+                    ((access, block.address + index), value) for index, value in enumerate(values)
+                )
+        return profile.values(keys, registers)
 
     async def write(self, device: DeviceIdentity, point: Point, value: Value) -> None:
-        """Write one setting with FC06 or FC16 as its profile says."""
+        """Write one setting as its profile says: a value, a bit field, a mode or an action."""
         unit, profile = self.profile_of(device)
+        steps = profile.write_plan(point.key, value, now=datetime.now().astimezone())
         register_point = profile.register_point(point.key)
-        if register_point is None and profile.derived_point(point.key) is not None:
-            raise NotWritableError(f"{point.key} is computed, not a setting", key=point.key)
-        if register_point is None:
-            raise UnknownPointError(f"{profile.id} has no point {point.key!r}", key=point.key)
-        if register_point.write is None:
-            raise NotWritableError(f"{point.key} is a reading, not a setting", key=point.key)
-        registers = register_point.encode(value)
-        await self.write_registers(
-            unit,
-            register_point.register.address,
-            registers,
-            single=register_point.write is WriteFunction.FC06,
-        )
+        if register_point is not None and register_point.bits is None:
+            # One value in its own registers: FC06, or FC16 for several registers at once.
+            await self.write_registers(
+                unit,
+                register_point.register.address,
+                [step.value for step in steps],
+                single=register_point.write is WriteFunction.FC06,
+            )
+            return
+        if point.kind is PointKind.ACTION:
+            # Consecutive registers in one FC16 write: a clock set in one go does not drift.
+            for run in _runs(steps):
+                await self.write_registers(
+                    unit, run[0].address, [step.value for step in run], single=len(run) == 1
+                )
+            return
+
+        async def held(addresses: Sequence[int]) -> dict[int, int]:
+            spans = [Span(address, 1) for address in addresses]
+            found: dict[int, int] = {}
+            for block in plan_reads(spans, read_rules(profile, Access.HOLDING), self.cost):
+                values = await self.read_registers(unit, Access.HOLDING, block.address, block.count)
+                found.update(zip(range(block.address, block.end), values, strict=True))
+            return found
+
+        async def write_one(step: RegisterWrite) -> None:
+            await self.write_registers(unit, step.address, [step.value], single=True)
+
+        await write_unit(steps, held, write_one)

@@ -28,6 +28,7 @@ from .profile import (
     Register,
     RegisterPoint,
     RegisterWrite,
+    TimeFormat,
     WriteFunction,
 )
 
@@ -141,10 +142,19 @@ _ENTITY_FIELDS = (
     "icon",
     "expert",
 )
-_POINT_FIELDS = (*_REGISTER_FIELDS, *_ENTITY_FIELDS, "bit", "time", "plausible", "spike")
+_POINT_FIELDS = (
+    *_REGISTER_FIELDS,
+    *_ENTITY_FIELDS,
+    "bit",
+    "bits",
+    "time",
+    "plausible",
+    "spike",
+)
 _SETTING_FIELDS = (
     *_REGISTER_FIELDS,
     *_ENTITY_FIELDS,
+    "bits",
     "time",
     "minimum",
     "maximum",
@@ -177,8 +187,6 @@ _CHOICE_FIELDS = ("key", "name", "group", "enabled_by_default", "category", "exp
 _MODE_FIELDS = (*_CHOICE_FIELDS, "options", "option_labels")
 _COMPOSITE_FIELDS = (*_CHOICE_FIELDS, "parts")
 _ACTION_FIELDS = ("key", "name", "enabled_by_default", "expert", "icon", "writes", "clock")
-# The time formats a whole-number register can hold a time of day in.
-_TIME_FORMATS = ("hhmm",)
 
 
 class _Fields:
@@ -352,7 +360,7 @@ def _register(
         start, end = start - start % 2, end + end % 2
     if end - start > rules.max_registers:
         fields.fail("count", f"{end - start} registers exceed link.max_registers")
-    if address % rules.alignment + count > rules.max_registers:
+    if (address - rules.alignment_base) % rules.alignment + count > rules.max_registers:
         fields.fail(
             "address",
             f"{address} + {count} registers cross a bank of {rules.alignment} (link.alignment)",
@@ -422,9 +430,10 @@ class _Entity:
     offset: float
     options: dict[int, str]
     bit: int | None
+    bits: tuple[int, int] | None
     on_value: int | float | None
     off_value: int | float | None
-    hhmm: bool
+    time_format: TimeFormat | None
     point_fields: dict[str, Any]
 
 
@@ -450,6 +459,7 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         if options:
             fields.fail("bit", "a value is either a bit or an enum, not both")
         bit = fields.integer("bit", low=0, high=16 * register.count - 1)
+    bits = _bits(fields, register, bit)
     on_value = off_value = None
     if fields.flag("switch", False):
         if register.type is RegisterType.ASCII:
@@ -467,9 +477,9 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         for only_for_switches in ("on_value", "off_value"):
             if fields.has(only_for_switches):
                 fields.fail(only_for_switches, "only a setting with `switch: true` takes it")
-    hhmm = _time_format(fields, register, (options, bit, on_value))
+    time_format = _time_format(fields, register, (options, bit, on_value))
     state_class = _state_class(fields)
-    if hhmm:
+    if time_format is not None:
         value_type = ValueType.TIME
     elif options:
         value_type = ValueType.ENUM
@@ -507,9 +517,10 @@ def _entity(fields: _Fields, register: Register, *, kind: PointKind) -> _Entity:
         offset=offset,
         options=options,
         bit=bit,
+        bits=bits,
         on_value=on_value,
         off_value=off_value,
-        hhmm=hhmm,
+        time_format=time_format,
         point_fields=point_fields,
     )
 
@@ -530,15 +541,38 @@ def _device_class(fields: _Fields) -> str | None:
     return device_class
 
 
+def _bits(fields: _Fields, register: Register, bit: int | None) -> tuple[int, int] | None:
+    """Return the bits (lowest, highest) of one register a value keeps to (`bits: [0, 12]`)."""
+    value = fields.raw("bits")
+    if value is _MISSING:
+        return None
+    if register.type is not RegisterType.U16:
+        fields.fail("bits", f"bit fields are parts of one u16 register, not {register.type}")
+    if bit is not None:
+        fields.fail("bits", "give `bit` for a one-bit reading or `bits`, not both")
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        or not 0 <= value[0] <= value[1] <= 15
+    ):
+        fields.fail("bits", f"must be [lowest, highest] bits within 0..15, got {_show(value)}")
+    for unusable in ("scale", "offset"):
+        if fields.has(unusable):
+            fields.fail(unusable, "a bit field holds a raw code; it takes no " + unusable)
+    return value[0], value[1]
+
+
 def _time_format(
     fields: _Fields, register: Register, others: tuple[dict[int, str], int | None, object]
-) -> bool:
-    """Return whether the value is a time of day stored as HHMM (`time: hhmm`)."""
+) -> TimeFormat | None:
+    """Return how the value holds a time of day (`time: hhmm`), if it is one."""
     value = fields.raw("time")
     if value is _MISSING:
-        return False
-    if value not in _TIME_FORMATS:
-        fields.fail("time", f"{_show(value)} is not one of {', '.join(_TIME_FORMATS)}")
+        return None
+    formats = [item.value for item in TimeFormat]
+    if value not in formats:
+        fields.fail("time", f"{_show(value)} is not one of {', '.join(formats)}")
     if not register.type.integer:
         fields.fail("time", f"a time is stored in a whole-number register, not {register.type}")
     options, bit, on_value = others
@@ -547,7 +581,7 @@ def _time_format(
     for unusable in ("scale", "offset"):
         if fields.has(unusable):
             fields.fail(unusable, "a time takes no " + unusable)
-    return True
+    return TimeFormat(value)
 
 
 def _reading(fields: _Fields, register: Register) -> RegisterPoint:
@@ -562,7 +596,8 @@ def _reading(fields: _Fields, register: Register) -> RegisterPoint:
         offset=entity.offset,
         options=entity.options,
         bit=entity.bit,
-        hhmm=entity.hhmm,
+        bits=entity.bits,
+        time_format=entity.time_format,
     )
 
 
@@ -612,7 +647,8 @@ def _setting(fields: _Fields, register: Register) -> RegisterPoint:
         options=entity.options,
         on_value=entity.on_value,
         off_value=entity.off_value,
-        hhmm=entity.hhmm,
+        bits=entity.bits,
+        time_format=entity.time_format,
         write=write,
     )
 
@@ -773,8 +809,8 @@ def _composite(fields: _Fields, settings: Mapping[str, RegisterPoint]) -> Compos
         setting = settings.get(part)
         if setting is None:
             fields.fail("parts", f"{part!r} is not a setting of this profile")
-        if not setting.hhmm:
-            fields.fail("parts", f"{part!r} is not a time setting (time: hhmm)")
+        if setting.time_format is None:
+            fields.fail("parts", f"{part!r} is not a time setting (`time:`)")
     point = _choice_point(fields, PointKind.SETTING, ValueType.TEXT)
     return CompositeSetting(point=point, parts=tuple(parts))
 
@@ -829,6 +865,7 @@ def _link(fields: _Fields | None) -> LinkRules:
         max_registers=max_registers,
         even_alignment=fields.flag("even_alignment", defaults.even_alignment),
         alignment=fields.integer("alignment", default=1, low=1, high=max_registers) or 1,
+        alignment_base=fields.integer("alignment_base", default=0, low=0, high=0xFFFF) or 0,
         word_order=fields.choice("word_order", WordOrder, defaults.word_order),
     )
 
@@ -908,6 +945,7 @@ def parse_profile(data: object, file: str, source: Path | None = None) -> Profil
                 "max_registers",
                 "even_alignment",
                 "alignment",
+                "alignment_base",
                 "word_order",
             ),
         )

@@ -45,12 +45,14 @@ class ReadRules:
     barriers: tuple[int, ...] = ()
     # Every read starts at a multiple of this (GivEnergy dongles serve 60-register banks).
     alignment: int = 1
+    # ... counted from this register (GivEnergy's three-phase banks start at 1000, 1060, ...).
+    alignment_base: int = 0
 
     def block(self, start: int, end: int) -> Block | None:
         """Return the smallest legal block holding `start .. end - 1`, or None if there is none."""
         if self.even_alignment:
             start, end = start - start % 2, end + end % 2
-        start -= start % self.alignment
+        start -= (start - self.alignment_base) % self.alignment
         if end - start > self.max_registers:
             return None
         # A barrier is the first address of a region no read may enter from below.

@@ -82,20 +82,59 @@ def _decimal(number: float) -> Decimal:
     return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
 
 
-def hhmm_to_time(raw: int) -> time | None:
-    """Return the time of day an HHMM number holds (430 is 04:30); None when it is none."""
-    hours, minutes = divmod(raw, 100)
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        return None
-    return time(hours, minutes)
+class TimeFormat(StrEnum):
+    """How a whole number holds a time of day."""
+
+    # The decimal number HHMM (GivEnergy's time slots: 04:30 is 430).
+    HHMM = "hhmm"
+    # The hour in the high byte, the minute in the low byte (Growatt's time periods).
+    HOUR_MINUTE = "hour_minute"
+
+    def to_time(self, raw: int) -> time | None:
+        """Return the time of day `raw` holds; None when it holds none."""
+        hours, minutes = divmod(raw, 100) if self is TimeFormat.HHMM else divmod(raw, 256)
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            return None
+        return time(hours, minutes)
+
+    def to_raw(self, value: time) -> int:
+        """Return the whole number that holds a time of day."""
+        return value.hour * (100 if self is TimeFormat.HHMM else 256) + value.minute
+
+
+FULL_MASK = 0xFFFF
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RegisterWrite:
-    """One holding register set to one raw value: a step of a write."""
+    """One holding register set to one raw value: a step of a write.
+
+    A `mask` other than every bit sets only those bits: the client reads the register and
+    keeps the others as they are.
+    """
 
     address: int
     value: int
+    mask: int = FULL_MASK
+
+    def onto(self, held: int) -> int:
+        """Return the whole register value this step leaves in a register holding `held`."""
+        return (held & ~self.mask & FULL_MASK) | (self.value & self.mask)
+
+
+def merge_writes(steps: Sequence[RegisterWrite]) -> tuple[RegisterWrite, ...]:
+    """Return the steps with the ones that set bits of the same register made one step."""
+    merged: dict[int, RegisterWrite] = {}
+    for step in steps:
+        known = merged.get(step.address)
+        merged[step.address] = (
+            step
+            if known is None
+            else RegisterWrite(
+                address=step.address, value=step.onto(known.value), mask=known.mask | step.mask
+            )
+        )
+    return tuple(merged.values())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -103,8 +142,9 @@ class RegisterPoint:
     """A profile's reading or setting: the Point it produces and the register behind it.
 
     `options` make an enum (raw code -> option), `bit` a boolean reading of one bit,
-    `on_value`/`off_value` an on/off setting stored as two raw values, and `hhmm` a time of
-    day stored as the decimal number HHMM (GivEnergy's time slots: 04:30 is 430).
+    `bits` (lowest, highest) a value kept in those bits of one register alongside others,
+    `on_value`/`off_value` an on/off setting stored as two raw values, and `time_format` a
+    time of day stored as a whole number.
     """
 
     point: Point
@@ -113,9 +153,10 @@ class RegisterPoint:
     offset: float = 0
     options: Mapping[int, str] = field(default_factory=dict)
     bit: int | None = None
+    bits: tuple[int, int] | None = None
     on_value: int | float | None = None
     off_value: int | float | None = None
-    hhmm: bool = False
+    time_format: TimeFormat | None = None
     write: WriteFunction | None = None
 
     @property
@@ -128,14 +169,24 @@ class RegisterPoint:
         """Return whether the value is on/off, stored as `on_value` or `off_value`."""
         return self.on_value is not None
 
+    @property
+    def mask(self) -> int:
+        """Return the bits of its register a bit-field value occupies (every bit otherwise)."""
+        if self.bits is None:
+            return FULL_MASK
+        low, high = self.bits
+        return ((1 << (high - low + 1)) - 1) << low
+
     def decode(self, registers: Sequence[int]) -> Value | None:
         """Return the value in `registers`; None when the device holds no valid value."""
         raw = self.register.raw(registers)
         if isinstance(raw, str):
             return raw
-        if self.hhmm:
+        if self.bits is not None:
+            raw = (int(raw) & self.mask) >> self.bits[0]
+        if self.time_format is not None:
             # Devices keep 0 or an impossible time such as 60 for "no slot"; 60 is no time.
-            return hhmm_to_time(int(raw)) if isinstance(raw, int) else None
+            return self.time_format.to_time(int(raw)) if isinstance(raw, int) else None
         if self.bit is not None:
             unsigned = int(raw) & ((1 << (16 * self.register.count)) - 1)
             return bool(unsigned >> self.bit & 1)
@@ -159,7 +210,19 @@ class RegisterPoint:
         return float(value)
 
     def encode(self, value: Value) -> list[int]:
-        """Return the registers that store `value` (an already validated setting)."""
+        """Return the registers that store `value` (an already validated setting).
+
+        A bit-field value comes back in its bits, the register's other bits zero.
+        """
+        words = self._encode(value)
+        if self.bits is None:
+            return words
+        field = words[0] & (self.mask >> self.bits[0])
+        if field != words[0]:
+            raise ValidationError(f"{self.key}: {value!r} does not fit its bits", key=self.key)
+        return [field << self.bits[0]]
+
+    def _encode(self, value: Value) -> list[int]:
         if self.bit is not None:
             raise ValidationError(
                 f"{self.key} is one bit of a register and cannot be written", key=self.key
@@ -171,12 +234,12 @@ class RegisterPoint:
                 return self.register.pack(value)
             except (ValueError, UnicodeEncodeError) as err:
                 raise ValidationError(f"{self.key}: {err}", key=self.key) from err
-        if self.hhmm:
+        if self.time_format is not None:
             if not isinstance(value, time):
                 raise ValidationError(
                     f"{self.key} needs a time of day, got {value!r}", key=self.key
                 )
-            return self.register.pack(value.hour * 100 + value.minute)
+            return self.register.pack(self.time_format.to_raw(value))
         if self.switch:
             if not isinstance(value, bool):
                 raise ValidationError(f"{self.key} needs on or off, got {value!r}", key=self.key)
@@ -204,7 +267,7 @@ class RegisterPoint:
     def writes(self, value: Value) -> tuple[RegisterWrite, ...]:
         """Return the register steps that store `value`, one per register."""
         return tuple(
-            RegisterWrite(address=self.register.address + index, value=word)
+            RegisterWrite(address=self.register.address + index, value=word, mask=self.mask)
             for index, word in enumerate(self.encode(value))
         )
 
@@ -391,6 +454,8 @@ class LinkRules:
     max_registers: int = 125
     even_alignment: bool = False
     alignment: int = 1
+    # Banks of `alignment` registers start at this register plus a multiple of `alignment`.
+    alignment_base: int = 0
     word_order: WordOrder = WordOrder.BIG
 
     @property
@@ -552,10 +617,12 @@ class Profile:
             checked = [
                 validate(part.point, piece) for part, piece in zip(parts, pieces, strict=True)
             ]
-            return tuple(
-                step
-                for part, part_value in zip(parts, checked, strict=True)
-                for step in part.writes(part_value)
+            return merge_writes(
+                [
+                    step
+                    for part, part_value in zip(parts, checked, strict=True)
+                    for step in part.writes(part_value)
+                ]
             )
         if (action := self._actions.get(key)) is not None:
             return action.steps(now)
