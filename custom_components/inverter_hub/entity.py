@@ -29,7 +29,7 @@ def platform_of(point: Point) -> Platform:
         ValueType.ENUM: Platform.SELECT,
         ValueType.BOOL: Platform.SWITCH,
         ValueType.TIME: Platform.TIME,
-        ValueType.TEXT: Platform.SENSOR,
+        ValueType.TEXT: Platform.TEXT,
     }.get(point.value_type, Platform.NUMBER)
 
 

@@ -28,6 +28,8 @@ POINTS = (
           value_type=ValueType.TIME),
     Point(key="last_charge_start", name="Last charge start", value_type=ValueType.TIME),
     Point(key="firmware_text", name="Firmware text", value_type=ValueType.TEXT),
+    Point(key="charge_window", name="Charge window", kind=PointKind.SETTING,
+          value_type=ValueType.TEXT),
     Point(key="charge_state", name="Charge state", value_type=ValueType.ENUM,
           options=("idle", "charging")),
     Point(key="custom_power", name="Custom power", unit="W", device_class="not_a_class",
@@ -46,6 +48,7 @@ class SlotClient(InverterClient):
             "charge_slot_start": time(2, 30),
             "last_charge_start": time(2, 30),
             "firmware_text": "D0.449-A0.449",
+            "charge_window": "00:30-04:30",
             "charge_state": "charging",
             "custom_power": 120.0,
         }
@@ -102,3 +105,17 @@ async def test_time_text_enum_and_untranslated_points(
     )
     assert slot_entry.runtime_data.session.client.values["charge_slot_start"] == time(5, 45)
     assert hass.states.get("time.slotter_slot_1_charge_slot_start").state == "05:45:00"
+
+
+async def test_a_text_setting_is_a_text_entity(
+    hass: HomeAssistant, slot_entry: MockConfigEntry
+) -> None:
+    """A setting written as one piece of text (a slot) is a text entity, not a sensor."""
+    entity_id = "text.slotter_slot_1_charge_window"
+    assert hass.states.get(entity_id).state == "00:30-04:30"
+    assert hass.states.get("sensor.slotter_slot_1_charge_window") is None
+    await hass.services.async_call(
+        "text", "set_value", {ATTR_ENTITY_ID: entity_id, "value": "01:00-05:00"}, blocking=True
+    )
+    assert slot_entry.runtime_data.session.client.values["charge_window"] == "01:00-05:00"
+    assert hass.states.get(entity_id).state == "01:00-05:00"
