@@ -8,6 +8,7 @@ replies, LAN broadcasts, a zeroed CRC, silence, a dropped socket, a reply to ano
 request first, slow bytes. Requests and heartbeats are counted at the server.
 
     python -m simulators.givenergy --tcp 127.0.0.1:8899 --kind gen2 --packs 2
+    python -m simulators.givenergy --capture tests/lib/fixtures/givenergy_capture_gen2.json
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 import random
 import signal
 import sys
 from typing import Any
 
-from .givenergy_plant import Kind, Plant, Refused
+from .givenergy_capture import CapturedUnit
+from .givenergy_plant import Kind, Plant, Refused, Unit
 
 MARKER = b"\x59\x59\x00\x01"
 HEARTBEAT = 0x01
@@ -283,6 +286,7 @@ class GivEnergySimulator:
         self,
         plant: Plant | None = None,
         *,
+        unit: Unit | None = None,
         adapter_serial: str = "WF2311G042",
         heartbeat_interval: float | None = None,
         heartbeat_deadline: float = 5.0,
@@ -300,6 +304,8 @@ class GivEnergySimulator:
         reply is ignored, as a dongle that cannot keep up does.
         """
         self.plant = plant or Plant()
+        # What answers requests: the plant, or a unit replaying a capture instead.
+        self.unit: Unit = unit or self.plant
         self.adapter_serial = adapter_serial
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_deadline = heartbeat_deadline
@@ -346,11 +352,11 @@ class GivEnergySimulator:
 
     def answer(self, request: Request) -> bytes | None:
         """Return the frame that answers a request, or None when the device stays silent."""
-        plant = self.plant
+        unit = self.unit
         if request.inner_function == WRITE:
-            result = plant.write(request.device, request.base, request.word)
+            result = unit.write(request.device, request.base, request.word)
         else:
-            result = plant.read(request.device, request.inner_function, request.base, request.word)
+            result = unit.read(request.device, request.inner_function, request.base, request.word)
         if result is None:
             return None
         if isinstance(result, Refused):
@@ -367,7 +373,7 @@ class GivEnergySimulator:
             self.adapter_serial,
             device=request.device,
             function=request.inner_function,
-            inverter_serial=self.plant.serial,
+            inverter_serial=self.unit.serial,
             base=base,
             word=word,
             values=values,
@@ -379,7 +385,7 @@ class GivEnergySimulator:
             self.adapter_serial,
             device=request.device,
             function=request.inner_function | 0x80,
-            inverter_serial=self.plant.serial,
+            inverter_serial=self.unit.serial,
             base=request.base,
             word=code,
         )
@@ -521,17 +527,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tcp", metavar="HOST:PORT", default="127.0.0.1:8899")
     parser.add_argument("--kind", choices=[kind.value for kind in Kind], default="gen2")
     parser.add_argument("--packs", type=int, default=2, help="LV battery packs (0-6)")
+    parser.add_argument("--meter", action="store_true", help="a grid meter at device 0x01")
     parser.add_argument("--heartbeat", type=float, default=180.0, help="seconds between heartbeats")
+    parser.add_argument(
+        "--capture", type=Path, metavar="FILE", help="replay a unit's captured registers (JSON)"
+    )
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """Serve the plant the options describe until `stop` is set."""
-    plant = Plant(args.kind, packs=args.packs)
-    simulator = GivEnergySimulator(plant, heartbeat_interval=args.heartbeat)
+    """Serve the plant (or the capture) the options describe until `stop` is set."""
+    unit = CapturedUnit.from_file(args.capture) if args.capture else None
+    plant = Plant(args.kind, packs=args.packs, meter=args.meter)
+    simulator = GivEnergySimulator(plant, unit=unit, heartbeat_interval=args.heartbeat)
     host, _, port = args.tcp.rpartition(":")
     bound_host, bound_port = await simulator.start(host or "127.0.0.1", int(port))
-    print(f"serving a GivEnergy {plant.kind} dongle on tcp://{bound_host}:{bound_port}", flush=True)
+    what = f"{args.capture.name} replay" if unit else str(plant.kind)
+    print(f"serving a GivEnergy {what} dongle on tcp://{bound_host}:{bound_port}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -1,4 +1,4 @@
-"""The registers of a simulated GivEnergy plant: one inverter and its LV battery packs.
+"""The registers of a simulated GivEnergy plant: an inverter, its LV packs, perhaps a meter.
 
 Written from protocols.md section 2.6 (the register map dewet22/givenergy-modbus documents),
 independently of the library's profiles, so the two check each other. The plant keeps a
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 INVERTER = 0x11
 # AC and Gen 1 units serve the inverter's registers at 0x31 too (dewet22 #189).
@@ -21,6 +22,9 @@ INVERTER_FACADE = 0x31
 FIRST_PACK = 0x32
 MAX_PACKS = 6
 BANK = 60
+# A meter on the inverter's meter bus answers IR60-89 (dewet22 `model/meter.py`).
+METER = 0x01
+METER_BANK = range(60, 90)
 
 # Modbus exception codes the simulated dongle puts in an error frame.
 ILLEGAL_ADDRESS = 0x02
@@ -35,7 +39,9 @@ class Kind(StrEnum):
 
     GEN1 = "gen1"
     GEN2 = "gen2"
+    GEN3 = "gen3"
     AC = "ac"
+    AIO = "aio"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,13 +55,34 @@ type Answer = list[int] | Refused | None
 type Rule = Callable[[int], bool]
 
 
+class Unit(Protocol):
+    """What answers the dongle's requests: a simulated plant or a replayed capture."""
+
+    @property
+    def serial(self) -> str:
+        """Return the inverter serial the replies carry."""
+
+    def read(self, device: int, function: int, base: int, count: int) -> Answer:
+        """Answer a register read: values, a refusal, or None for silence."""
+
+    def write(self, device: int, register: int, value: int) -> Answer:
+        """Set one holding register: the value now held, a refusal, or None for silence."""
+
+
 # Device type code (HR0) and ARM/DSP firmware (HR21/HR19) per kind. The ARM firmware's
-# hundreds digit tells hybrid generations apart: 4xx is a Gen 1, 9xx a Gen 2 (dewet22).
+# hundreds digit tells hybrid generations apart: 4xx is a Gen 1, 9xx a Gen 2, 3xx a Gen 3
+# (dewet22); an All-in-One's code starts with 8 (dewet22's capture shows ARM 612).
 _IDENTITY = {
     Kind.GEN1: (0x2001, 449, 449),
     Kind.GEN2: (0x2001, 920, 920),
+    Kind.GEN3: (0x2001, 303, 303),
     Kind.AC: (0x3001, 318, 318),
+    Kind.AIO: (0x8001, 612, 612),
 }
+# Units without PV strings of their own, which serve the AC-config bank HR300-359.
+AC_KINDS = (Kind.AC, Kind.AIO)
+# Units with ten charge and discharge slots in HR240-299 (dewet22 `has_extended_slots`).
+TEN_SLOT_KINDS = (Kind.GEN3, Kind.AIO)
 
 
 def _hhmm(text: str) -> int:
@@ -113,7 +140,19 @@ _WRITABLE_AC: dict[int, Rule] = {
     319: _valid_hhmm,
     320: _valid_hhmm,
 }
+# The ten-slot bank (dewet22 `model/inverter.py`): per slot a start, an end and a target
+# state of charge; slots 1 and 2 have only their target here (HR242/245, HR272/275).
+_SLOT_TARGETS = (*range(242, 270, 3), *range(272, 300, 3))
+_WRITABLE_SLOTS: dict[int, Rule] = {
+    **{
+        start + offset: _valid_hhmm
+        for start in (*range(246, 268, 3), *range(276, 298, 3))
+        for offset in (0, 1)
+    },
+    **{register: _between(4, 100) for register in _SLOT_TARGETS},
+}
 REBOOT = 163
+GRID_VOLTAGE = 241.2
 
 
 def _u32(value: int) -> list[int]:
@@ -220,6 +259,47 @@ class Counters:
     work_hours: float = 12345.0
 
 
+@dataclass
+class Meter:
+    """A single-phase grid meter: it counts import positive, in tenths of a kWh."""
+
+    import_energy: float = 1234.5
+    export_energy: float = 321.0
+    import_reactive_energy: float = 12.3
+    export_reactive_energy: float = 4.5
+
+    def advance(self, grid_import: float, kwh_per_watt: float) -> None:
+        """Grow the counter the grid power flows through."""
+        if grid_import >= 0:
+            self.import_energy += grid_import * kwh_per_watt
+        else:
+            self.export_energy -= grid_import * kwh_per_watt
+
+    def registers(self, voltage: float, grid_import: float) -> dict[int, int]:
+        """Return input registers 60-89 at a voltage and a grid power (import positive)."""
+        reactive = 120.0
+        apparent = (grid_import**2 + reactive**2) ** 0.5
+        registers = {
+            60: round(voltage * 10),
+            63: round(apparent / voltage * 100),
+            67: round(apparent / voltage * 100),
+            68: _s16(round(grid_import)),
+            71: _s16(round(grid_import)),
+            72: _s16(round(reactive)),
+            75: _s16(round(reactive)),
+            76: round(apparent * 10),
+            79: round(apparent * 10),
+            80: _s16(round(grid_import / apparent * 10000)),
+            83: _s16(round(grid_import / apparent * 10000)),
+            84: 5001,
+            85: _tenths(self.import_energy) & 0xFFFF,
+            86: _tenths(self.import_reactive_energy) & 0xFFFF,
+            87: _tenths(self.export_energy) & 0xFFFF,
+            88: _tenths(self.export_reactive_energy) & 0xFFFF,
+        }
+        return {address: registers.get(address, 0) for address in METER_BANK}
+
+
 class Plant:
     """An inverter (Gen 1, Gen 2 or AC-coupled) with its battery packs, as registers."""
 
@@ -228,12 +308,14 @@ class Plant:
         kind: Kind | str = Kind.GEN2,
         *,
         packs: int = 2,
+        meter: bool = False,
         serial: str = "SA2114G047",
         clock: datetime | None = None,
     ) -> None:
-        """Build a plant with its inverter at its defaults and `packs` LV packs."""
+        """Build a plant with its inverter at its defaults, `packs` LV packs and a meter."""
         self.kind = Kind(kind)
         self.serial = serial
+        self.meter = Meter() if meter else None
         self.flows = Flows()
         self.counters = Counters()
         # One 160 Ah pack at its 51.2 V nominal holds 8.2 kWh.
@@ -241,7 +323,7 @@ class Plant:
         self.stored_kwh = 0.56 * self.capacity_kwh
         self.battery_voltage = 52.31
         self.reboots = 0
-        if self.kind is Kind.AC:
+        if self.kind in AC_KINDS:
             # No PV of its own: the battery covers the house, the rest comes from the grid.
             self.flows = Flows(pv1=0.0, pv2=0.0, battery=800.0, load=1100.0)
         self.packs = [Pack(serial=f"BG2207G{index:03d}") for index in range(packs)]
@@ -255,7 +337,7 @@ class Plant:
             0: code,
             1: 0x0003,
             2: 0x0006,
-            3: 0x0201 if self.kind is not Kind.AC else 0x0001,
+            3: 0x0201 if self.kind not in AC_KINDS else 0x0001,
             13: 0,
             18: 3005,
             19: dsp,
@@ -297,7 +379,11 @@ class Plant:
         holding.update(dict(enumerate(_ascii(self.serial, 5), start=13)))
         if self.packs:
             holding.update(dict(enumerate(_ascii(self.packs[0].serial, 5), start=8)))
-        if self.kind is Kind.AC:
+        if self.kind in TEN_SLOT_KINDS:
+            holding.update(dict.fromkeys(range(240, 300), 0))
+            holding.update(dict.fromkeys(range(242, 270, 3), 100))
+            holding.update(dict.fromkeys(range(272, 300, 3), 4))
+        if self.kind in AC_KINDS:
             holding.update({311: 0, 313: 100, 314: 100, 317: 1, 318: 0, 319: 0, 320: 0})
         return holding
 
@@ -325,6 +411,8 @@ class Plant:
             counters.battery_charge_today -= flows.battery * kwh
             counters.battery_charge_total -= flows.battery * kwh
         counters.battery_throughput += abs(flows.battery) * kwh
+        if self.meter is not None:
+            self.meter.advance(-export, kwh)
         self.stored_kwh = min(max(self.stored_kwh - flows.battery * kwh, 0.0), self.capacity_kwh)
         counters.work_hours += seconds / 3600
 
@@ -338,12 +426,12 @@ class Plant:
     def inverter_inputs(self) -> dict[int, int]:
         """Return the inverter's input registers, built from the physical state."""
         flows, counters = self.flows, self.counters
-        voltages = (0.0, 0.0) if self.kind is Kind.AC else (321.4, 287.9)
+        voltages = (0.0, 0.0) if self.kind in AC_KINDS else (321.4, 287.9)
         currents = [
             power / voltage if voltage else 0.0
             for power, voltage in zip((flows.pv1, flows.pv2), voltages, strict=True)
         ]
-        grid_voltage = 241.2
+        grid_voltage = GRID_VOLTAGE
         inverter_power = flows.pv1 + flows.pv2 + flows.battery
         registers = {
             0: 1,
@@ -394,7 +482,7 @@ class Plant:
         )
         registers.update(dict(zip((32, 33), _u32(_tenths(counters.import_total)), strict=True)))
         registers.update(dict(zip((47, 48), _u32(round(counters.work_hours)), strict=True)))
-        if self.kind is Kind.AC:
+        if self.kind in AC_KINDS:
             # On AC-coupled units IR44-46 carry the inverter's output, not PV (dewet22 #293).
             registers[44] = _tenths(counters.inverter_out_today)
             total = _tenths(counters.inverter_out_total)
@@ -434,6 +522,10 @@ class Plant:
             if function != INPUT or base < BANK or base + count > 2 * BANK:
                 return Refused(code=ILLEGAL_ADDRESS)
             table = self.pack_inputs(device - FIRST_PACK)
+        elif device == METER and self.meter is not None:
+            if function != INPUT or base < METER_BANK.start or base + count > METER_BANK.stop:
+                return Refused(code=ILLEGAL_ADDRESS)
+            table = self.meter.registers(GRID_VOLTAGE, -self.flows.grid_export)
         else:
             # Meters (0x01-0x08) and anything else absent: the dongle stays silent.
             return None
@@ -453,7 +545,7 @@ class Plant:
             return self.holding
         if end <= 6 * BANK:
             # Hybrids time out on the AC-config bank (dewet22 #162).
-            return self.holding if self.kind is Kind.AC else None
+            return self.holding if self.kind in AC_KINDS else None
         return Refused(code=ILLEGAL_ADDRESS)
 
     def write(self, device: int, register: int, value: int) -> Answer:
@@ -463,8 +555,10 @@ class Plant:
         if device not in (INVERTER, INVERTER_FACADE):
             return None
         accepts = _WRITABLE.get(register)
-        if accepts is None and self.kind is Kind.AC:
+        if accepts is None and self.kind in AC_KINDS:
             accepts = _WRITABLE_AC.get(register)
+        if accepts is None and self.kind in TEN_SLOT_KINDS:
+            accepts = _WRITABLE_SLOTS.get(register)
         if accepts is None:
             return Refused(code=ILLEGAL_ADDRESS)
         if not accepts(value):

@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.inverter_hub.config_flow import local_hosts
 from custom_components.inverter_hub.const import DOMAIN
 from simulators.givenergy import GivEnergySimulator
+from simulators.givenergy_plant import Kind, Plant
 
 from .ha_compat import device_by_identifier
 
@@ -123,6 +124,58 @@ async def test_write_settings_sets_a_slot_and_its_target_together(
         )
     session = entry.runtime_data.session
     assert session.devices[INVERTER].values["charge_slot_2"] == "01:00-03:00"
+
+
+async def test_write_settings_sets_slot_3_and_its_target_on_a_ten_slot_model(
+    hass: HomeAssistant, socket_enabled: None, device_registry: dr.DeviceRegistry
+) -> None:
+    """A Gen 3 has slots 3-10 as entities and in write_settings; its meter is a device."""
+    simulator = GivEnergySimulator(Plant(Kind.GEN3, meter=True))
+    host, port = await simulator.start()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        unique_id=INVERTER,
+        data={"family": "givenergy", "link": f"tcp://{host}:{port}"},
+    )
+    entry.add_to_hass(hass)
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        _entity(hass, "time", INVERTER, "charge_slot_3_start")
+        _entity(hass, "number", INVERTER, "charge_slot_3_target_soc")
+        response = await hass.services.async_call(
+            DOMAIN,
+            "write_settings",
+            {
+                "device_id": _device(hass, INVERTER),
+                "settings": {"charge_slot_3": "01:00-03:00", "charge_slot_3_target_soc": 90},
+            },
+            blocking=True,
+            return_response=True,
+        )
+        assert response is not None
+        assert response["changed"] == {
+            "charge_slot_3": {"old": "00:00-00:00", "new": "01:00-03:00"},
+            "charge_slot_3_target_soc": {"old": 100, "new": 90},
+        }
+        assert [simulator.plant.holding[register] for register in (246, 247, 248)] == [100, 300, 90]
+        session = entry.runtime_data.session
+        assert session.devices[INVERTER].values["charge_slot_3"] == "01:00-03:00"
+        meter = device_by_identifier(
+            device_registry, entry.entry_id, (DOMAIN, f"{INVERTER}-meter-1")
+        )
+        inverter = device_by_identifier(device_registry, entry.entry_id, (DOMAIN, INVERTER))
+        assert meter is not None
+        assert inverter is not None
+        assert meter.via_device_id == inverter.id
+        state = hass.states.get(_entity(hass, "sensor", f"{INVERTER}-meter-1", "grid_power"))
+        assert state is not None
+        power = float(state.state)
+        assert power == -600
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await simulator.stop()
 
 
 async def test_forced_export_is_restored_on_time_and_after_a_restart(

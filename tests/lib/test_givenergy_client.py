@@ -15,7 +15,7 @@ from inverterlib.errors import (
     UnsupportedError,
 )
 from inverterlib.family import ClientOptions
-from inverterlib.givenergy.client import PACK_PROFILE, GivEnergyClient
+from inverterlib.givenergy.client import PACK_PROFILE, PACKS, GivEnergyClient
 from inverterlib.givenergy.registry import shipped_profiles
 from inverterlib.givenergy.spec import SPEC, TIMEOUT
 from inverterlib.modbus.planner import ReadRules, Span, plan_reads
@@ -32,6 +32,8 @@ from simulators.givenergy_plant import Kind, Plant, Refused
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 TIMEOUT_FAST = 0.3
+# Loopback replies come at once; absent meters need not be awaited long.
+METER_TIMEOUT_FAST = 0.05
 CLOCK = datetime(2025, 7, 14, 21, 5, 9)
 
 
@@ -55,7 +57,13 @@ class Harness:
         self.simulators.append(simulator)
         host, port = simulator.address
         link = TcpLink(host, port, timeout=timeout)
-        client = GivEnergyClient(link, pace=0.0, retries=retries, clock=lambda: CLOCK)
+        client = GivEnergyClient(
+            link,
+            pace=0.0,
+            retries=retries,
+            clock=lambda: CLOCK,
+            meter_timeout=METER_TIMEOUT_FAST,
+        )
         self.clients.append(client)
         return simulator, client
 
@@ -150,12 +158,12 @@ async def test_models_without_lv_packs_are_not_searched(plant: Harness) -> None:
     simulator.plant.holding[0] = 0x8001
     devices = await client.identify()
     assert [device.model for device in devices] == ["All-in-One"]
-    assert simulator.stats.total == 1
+    assert not [key for key in simulator.stats.requests if key[0] in PACKS]
 
 
 @pytest.mark.parametrize(
     ("register", "value", "message"),
-    [(0, 0x4001, "three-phase hybrid"), (13, 0, "no serial number")],
+    [(0, 0x5001, "EMS plant controller"), (13, 0, "no serial number")],
 )
 async def test_an_inverter_this_client_cannot_serve_is_refused(
     plant: Harness, register: int, value: int, message: str
@@ -391,7 +399,27 @@ AC_VALUES: dict[str, object] = {
 }
 
 
-@pytest.mark.parametrize(("kind", "extra"), [(Kind.GEN2, {}), (Kind.AC, AC_VALUES)])
+TEN_SLOT_VALUES: dict[str, object] = {
+    **{f"charge_slot_{n}_target_soc": 50 + n for n in range(1, 11)},
+    **{f"discharge_slot_{n}_target_soc": 10 + n for n in range(1, 11)},
+    **{f"charge_slot_{n}_start": f"{n:02d}:05" for n in range(3, 11)},
+    **{f"charge_slot_{n}_end": f"{n:02d}:35" for n in range(3, 11)},
+    **{f"discharge_slot_{n}_start": f"{n + 10:02d}:10" for n in range(3, 11)},
+    **{f"discharge_slot_{n}_end": f"{n + 10:02d}:40" for n in range(3, 11)},
+    **{f"charge_slot_{n}": f"{n:02d}:00-{n:02d}:30" for n in range(3, 11)},
+    **{f"discharge_slot_{n}": f"{n + 10:02d}:00-{n + 10:02d}:45" for n in range(3, 11)},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        (Kind.GEN2, {}),
+        (Kind.AC, AC_VALUES),
+        (Kind.GEN3, TEN_SLOT_VALUES),
+        (Kind.AIO, AC_VALUES | TEN_SLOT_VALUES),
+    ],
+)
 async def test_every_setting_is_written_and_reads_back(
     plant: Harness, kind: Kind, extra: dict[str, object]
 ) -> None:
@@ -403,6 +431,108 @@ async def test_every_setting_is_written_and_reads_back(
     for key, value in {**NEW_VALUES, **extra}.items():
         record = await write_setting(client, inverter, catalogue[key], value)
         assert record.outcome is Outcome.APPLIED, key
+
+
+async def test_slots_3_to_10_and_every_target_sit_in_the_ten_slot_bank(plant: Harness) -> None:
+    simulator, client, devices = await plant.identified(Kind.GEN3)
+    inverter = devices[0]
+    assert (inverter.model, inverter.profile) == ("Hybrid Gen 3", "givenergy_hybrid_gen3")
+    catalogue = points(client, inverter)
+    holding = simulator.plant.holding
+    await write_setting(client, inverter, catalogue["charge_slot_3"], "01:00-02:30")
+    await write_setting(client, inverter, catalogue["charge_slot_3_target_soc"], 80)
+    await write_setting(client, inverter, catalogue["discharge_slot_10"], "16:00-19:15")
+    await write_setting(client, inverter, catalogue["discharge_slot_10_target_soc"], 20)
+    await write_setting(client, inverter, catalogue["charge_slot_1_target_soc"], 65)
+    assert [holding[register] for register in (246, 247, 248)] == [100, 230, 80]
+    assert [holding[register] for register in (297, 298, 299)] == [1600, 1915, 20]
+    assert holding[242] == 65
+    values = await client.read(inverter, ["charge_slot_3", "discharge_slot_10_target_soc"])
+    assert values == {"charge_slot_3": "01:00-02:30", "discharge_slot_10_target_soc": 20}
+
+
+async def test_the_ten_slot_bank_refuses_what_the_device_refuses(plant: Harness) -> None:
+    simulator, client, _ = await plant.identified(Kind.GEN3)
+    for register, value in ((246, 2460), (277, 1275), (248, 101), (272, 3)):
+        with pytest.raises(DeviceRefusedError):
+            await client.write_registers(0x11, register, [value])
+    held = [simulator.plant.holding[register] for register in (246, 277, 248, 272)]
+    assert held == [0, 0, 100, 4]
+
+
+@pytest.mark.parametrize(("kind", "ten_slot_bank"), [(Kind.GEN2, False), (Kind.GEN3, True)])
+async def test_only_ten_slot_models_read_their_bank(
+    plant: Harness, kind: Kind, ten_slot_bank: bool
+) -> None:
+    simulator, client, devices = await plant.identified(kind)
+    inverter = devices[0]
+    await client.read(inverter, list(points(client, inverter)))
+    banks = [key for key in simulator.stats.requests if key[1] == 3 and key[2] == 240]
+    assert banks == ([(0x11, 3, 240, 60)] if ten_slot_bank else [])
+
+
+async def test_an_all_in_one_has_ten_slots_and_the_ac_bank(plant: Harness) -> None:
+    _, client, devices = await plant.identified(Kind.AIO)
+    assert [(device.model, device.profile) for device in devices] == [
+        ("All-in-One", "givenergy_aio")
+    ]
+    values = await client.read(devices[0], ["discharge_slot_4", "export_priority"])
+    assert values == {"discharge_slot_4": "00:00-00:00", "export_priority": "load_first"}
+
+
+# Meters ------------------------------------------------------------------------------------
+
+
+async def test_a_meter_on_the_bus_is_a_device_under_the_inverter(plant: Harness) -> None:
+    simulator, client = await plant.start(Plant(Kind.GEN2, meter=True))
+    inverter, *_, meter = await client.identify()
+    assert (meter.address, meter.parent_serial, meter.profile) == (
+        "0x01",
+        inverter.serial_number,
+        "givenergy_meter",
+    )
+    keys = ["grid_power", "grid_voltage_l1", "grid_import_energy", "grid_export_energy"]
+    values = await client.read(meter, keys)
+    grid = await client.read(inverter, ["grid_power"])
+    # Exporting 600 W: negative on the meter as on the inverter's own CT.
+    assert values["grid_power"] == grid["grid_power"] == -600
+    assert values["grid_voltage_l1"] == 241.2
+    simulator.plant.advance(3600)
+    later = await client.read(meter, keys)
+    assert number(later, "grid_export_energy") == pytest.approx(
+        number(values, "grid_export_energy") + 0.6, abs=0.1
+    )
+    assert later["grid_import_energy"] == values["grid_import_energy"]
+    simulator.plant.flows.load = 4000.0
+    simulator.plant.advance(3600)
+    importing = await client.read(meter, keys)
+    assert importing["grid_power"] == 2500
+    assert number(importing, "grid_import_energy") == pytest.approx(
+        number(values, "grid_import_energy") + 2.5, abs=0.1
+    )
+
+
+async def test_without_meters_each_address_is_asked_once(plant: Harness) -> None:
+    simulator, _, devices = await plant.identified(Kind.GEN2)
+    assert [device.address for device in devices] == ["0x11", "0x32", "0x33"]
+    probes = [key for key in simulator.stats.requests.elements() if key[0] in range(1, 9)]
+    assert sorted(probes) == [(address, 4, 60, 30) for address in range(1, 9)]
+
+
+async def test_a_refusing_or_dead_meter_address_holds_no_meter(plant: Harness) -> None:
+    simulator, client = await plant.start(Plant(Kind.GEN2, meter=True, packs=0))
+    original = simulator.plant.read
+
+    def read(device: int, function: int, base: int, count: int) -> list[int] | Refused | None:
+        if device == 2:
+            return Refused(code=2)
+        if device == 3:
+            return [0] * count
+        return original(device, function, base, count)
+
+    simulator.plant.read = read  # type: ignore[method-assign]
+    devices = await client.identify()
+    assert [device.address for device in devices] == ["0x11", "0x01"]
 
 
 async def test_a_slot_is_stored_as_hhmm(plant: Harness) -> None:

@@ -99,6 +99,24 @@ def test_reads_start_on_a_bank_and_never_cross_one() -> None:
         plan_reads([Span(59, 2)], rules, MBAP_COST)
 
 
+def test_banks_may_be_counted_from_another_register() -> None:
+    # GivEnergy's three-phase banks start at 1000, 1060, 1120 ... (1000 is no multiple of 60).
+    rules = ReadRules(max_registers=60, alignment=60, alignment_base=1000)
+    assert rules.block(1061, 1100) == Block(1060, 40)
+    assert rules.block(1119, 1121) is None
+    spans = [Span(1001, 1), Span(1061, 3), Span(1138, 2), Span(1412, 2)]
+    assert plan_reads(spans, rules, MBAP_COST.with_gap(0.25, 1_000_000)) == [
+        Block(1000, 2),
+        Block(1060, 4),
+        Block(1120, 20),
+        Block(1360, 54),
+    ]
+    link = {"max_registers": 60, "alignment": 60, "alignment_base": 1000}
+    point = {"key": "x", "name": "X", "access": "input", "address": 1119, "type": "u32"}
+    fails({"link": link, "points": [point]}, "cross a bank of 60")
+    assert profile({"link": link}).link.alignment_base == 1000
+
+
 # Times, sums, modes, composites, actions ---------------------------------------------------
 
 
@@ -450,8 +468,12 @@ def test_shipped_profiles_load_with_their_models() -> None:
     assert set(profiles) == {
         "givenergy_hybrid",
         "givenergy_hybrid_gen1",
+        "givenergy_hybrid_gen3",
         "givenergy_ac",
+        "givenergy_aio",
         "givenergy_battery_lv",
+        "givenergy_meter",
+        "givenergy_three_phase",
     }
     hybrid = {point.key for point in profiles["givenergy_hybrid"].catalogue()}
     assert hybrid >= CANONICAL
@@ -460,6 +482,34 @@ def test_shipped_profiles_load_with_their_models() -> None:
     ac = {point.key for point in profiles["givenergy_ac"].catalogue()}
     assert not {key for key in ac if key.startswith("pv")}
     assert {"battery_pause_mode", "pause_slot", "export_priority"} <= ac
+    ten_slots = {
+        f"{kind}_slot_{number}{part}"
+        for kind in ("charge", "discharge")
+        for number in range(1, 11)
+        for part in ("", "_start", "_end", "_target_soc")
+    }
+    assert not ten_slots & {key for key in hybrid | ac if key.endswith("_target_soc")}
+    gen3 = {point.key for point in profiles["givenergy_hybrid_gen3"].catalogue()}
+    assert gen3 == hybrid | ten_slots
+    aio = {point.key for point in profiles["givenergy_aio"].catalogue()}
+    assert aio == ac | ten_slots
+
+
+@pytest.mark.parametrize("profile_id", ["givenergy_hybrid_gen3", "givenergy_aio"])
+def test_the_ten_slots_sit_where_dewet22_maps_them(profile_id: str) -> None:
+    profile = shipped_profiles()[profile_id]
+    address = {setting.key: setting.register.address for setting in profile.settings}
+    for number in range(3, 11):
+        charge, discharge = 246 + 3 * (number - 3), 276 + 3 * (number - 3)
+        assert address[f"charge_slot_{number}_start"] == charge
+        assert address[f"charge_slot_{number}_end"] == charge + 1
+        assert address[f"charge_slot_{number}_target_soc"] == charge + 2
+        assert address[f"discharge_slot_{number}_start"] == discharge
+        assert address[f"discharge_slot_{number}_end"] == discharge + 1
+        assert address[f"discharge_slot_{number}_target_soc"] == discharge + 2
+    assert [address[f"charge_slot_{n}_target_soc"] for n in (1, 2)] == [242, 245]
+    assert [address[f"discharge_slot_{n}_target_soc"] for n in (1, 2)] == [272, 275]
+    assert (address["charge_slot_1_start"], address["charge_slot_2_start"]) == (94, 31)
 
 
 @pytest.mark.parametrize("profile_id", sorted(shipped_profiles()))
@@ -502,12 +552,17 @@ def test_names_agree_with_the_other_families() -> None:
         (0x2003, 920, "Hybrid Gen 2", "givenergy_hybrid", True),
         (0x2001, 815, "Hybrid Gen 2", "givenergy_hybrid", True),
         (0x2001, 302, "Hybrid Gen 3", "givenergy_hybrid", True),
+        (0x2001, 303, "Hybrid Gen 3", "givenergy_hybrid_gen3", True),
         (0x2101, 920, "Polar hybrid", "givenergy_hybrid", True),
         (0x2204, 100, "Hybrid", "givenergy_hybrid", True),
         (0x3001, 318, "AC-coupled", "givenergy_ac", True),
-        (0x8001, 100, "All-in-One", "givenergy_ac", False),
-        (0x8101, 100, "Hybrid HV Gen 3", "givenergy_hybrid", False),
-        (0x8304, 100, "Hybrid Gen 4", "givenergy_hybrid", True),
+        (0x8001, 612, "All-in-One", "givenergy_aio", False),
+        (0x8101, 100, "Hybrid HV Gen 3", "givenergy_hybrid_gen3", False),
+        (0x8304, 100, "Hybrid Gen 4", "givenergy_hybrid_gen3", True),
+        (0x4001, 100, "Three-phase hybrid", "givenergy_three_phase", False),
+        (0x4101, 100, "Commercial All-in-One", "givenergy_three_phase", False),
+        (0x6001, 100, "Three-phase AC-coupled", "givenergy_three_phase", False),
+        (0x8201, 100, "All-in-One hybrid", "givenergy_three_phase", False),
     ],
 )
 def test_models_are_told_apart(
@@ -521,12 +576,8 @@ def test_models_are_told_apart(
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        (0x4001, "three-phase hybrid"),
-        (0x4101, "commercial All-in-One"),
         (0x5001, "EMS"),
-        (0x6001, "three-phase AC-coupled"),
         (0x7001, "gateway"),
-        (0x8201, "All-in-One hybrid"),
         (0x1001, "unknown"),
     ],
 )

@@ -168,3 +168,15 @@ def test_main_runs_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sim, "serve", served)
     assert sim.main(["--kind", "gen1"]) == 0
     assert len(seen) == 1
+
+
+def test_a_meter_answers_its_bank_only_and_counts_import_positive() -> None:
+    plant = Plant(Kind.GEN2, meter=True)
+    bank = plant.read(0x01, INPUT, 60, 30)
+    assert isinstance(bank, list)
+    # Exporting 600 W: the meter's active power (IR71) is negative.
+    assert (bank[0], bank[11]) == (2412, 0x10000 - 600)
+    assert plant.read(0x01, HOLDING, 60, 30) == Refused(code=ILLEGAL_ADDRESS)
+    assert plant.read(0x01, INPUT, 0, 60) == Refused(code=ILLEGAL_ADDRESS)
+    assert Plant(Kind.GEN2).read(0x01, INPUT, 60, 30) is None
+    assert plant.write(0x01, 60, 1) is None

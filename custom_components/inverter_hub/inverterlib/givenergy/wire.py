@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 import logging
 import time
 
@@ -96,6 +97,64 @@ class GivEnergyWire:
         if len(reply.values) != count:
             raise FrameError(f"{len(reply.values)} registers in the reply to {what}")
         return reply.values
+
+    async def probe(
+        self, devices: Sequence[int], function: int, base: int, count: int, *, timeout: float
+    ) -> dict[int, tuple[int, ...]]:
+        """Ask every device for the same registers at once; return those that answered.
+
+        The requests go out at the wire's pace without waiting for replies, and all replies
+        are awaited together for `timeout` after the last request: on a bus where absent
+        devices stay silent, finding none costs one timeout, not one per device.
+        """
+        await self._stop_listener()
+        self._waiting += 1
+        found: dict[int, tuple[int, ...]] = {}
+        keys = {(device, function, base): device for device in devices}
+        try:
+            async with self.link.exchange() as link:
+                for device in devices:
+                    wait = self._last_reply + self.pace - time.monotonic()
+                    if wait > 0:
+                        await self._gather(link, keys, found, wait)
+                    request = read_request(
+                        device, function, base, count, adapter_serial=self.adapter_serial
+                    )
+                    await link.write(request)
+                    self._follow(link)
+                    self.transactions += 1
+                    self._last_reply = time.monotonic()
+                await self._gather(link, keys, found, timeout)
+        finally:
+            self._last_reply = time.monotonic()
+            self._waiting -= 1
+            if not self._waiting:
+                self._start_listener()
+        return {device: values for device, values in found.items() if len(values) == count}
+
+    async def _gather(
+        self,
+        link: Link,
+        keys: dict[tuple[int, int, int], int],
+        found: dict[int, tuple[int, ...]],
+        timeout: float,
+    ) -> None:
+        """Collect replies to `keys` for `timeout` seconds or until all have answered."""
+        deadline = time.monotonic() + timeout
+        while len(found) < len(keys):
+            while self._frames:
+                frame = self._frames.popleft()
+                if isinstance(frame, ReadReply) and frame.key in keys:
+                    found[keys[frame.key]] = frame.values
+                elif isinstance(frame, ErrorReply) and frame.key in keys:
+                    _LOGGER.debug("device %#04x refused a probe", frame.key[0])
+                else:
+                    await self._dispose(link, frame)
+            try:
+                data = await link.read_some(max(0.0, deadline - time.monotonic()))
+            except LinkTimeoutError:
+                return
+            self._frames.extend(self._decoder.feed(data))
 
     async def write(self, device: int, register: int, value: int) -> int:
         """Set one holding register of a device; return the value it reports holding."""
