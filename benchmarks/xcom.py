@@ -178,16 +178,24 @@ def info_pairs(client: XcomClient, wanted: dict[int, list[str]]) -> list[Pair]:
 
 async def time_ours(
     simulator: XcomSimulator, link: str, repeats: int, *, multi_info: bool | None = None
-) -> tuple[list[Pair], list[Row]]:
-    """Time our client's `read_many` and a session's poll; return the pairs read and the rows.
+) -> tuple[list[Pair], list[Row], Run]:
+    """Time our client's `read_many` and a session's poll; return the pairs, rows and setup.
 
+    The setup is the session's start: identify, with the ranges of the basic settings.
     `multi_info` None leaves the client to detect what the gateway offers.
     """
     client = create_client("xcom", link)
     assert isinstance(client, XcomClient)
     session = LinkSession(client)
     try:
+        before = simulator.stats.total
+        start = time.perf_counter()
         await session.start()
+        setup = Run(
+            requests=simulator.stats.total - before,
+            wire_bytes=0,
+            seconds=time.perf_counter() - start,
+        )
         if multi_info is not None:
             client.multi_info = multi_info
         wanted = live_keys(client)
@@ -200,7 +208,7 @@ async def time_ours(
             # The first poll also reads the settings; the timed ones read the live group only.
             ("inverter_hub session", median(await timed(simulator, session.poll, repeats))),
         ]
-        return info_pairs(client, wanted), rows
+        return info_pairs(client, wanted), rows, setup
     finally:
         await session.close()
 
@@ -242,14 +250,14 @@ def _line(*cells: object) -> str:
 
 async def serial_benchmark(
     path: str, repeats: int, with_peer: bool, *, multi_info: bool, baud: float = BAUD
-) -> list[str]:
-    """Return the table lines of the cycle on a paced pty, gateway with or without multi-info."""
+) -> tuple[list[str], Run]:
+    """Return the table lines of the cycle on a paced pty, and our setup's run on it."""
     simulator = XcomSimulator(
         xtenders=3, variotrack=True, bsp=False, multi_info=multi_info, baud=baud
     )
     await simulator.start_pty(path)
     try:
-        pairs, rows = await time_ours(simulator, path, repeats)
+        pairs, rows, setup = await time_ours(simulator, path, repeats)
         if with_peer:
             rows.append(await time_pystuderxcom(simulator, path, pairs, repeats, baud))
         requests, wire = floor_exchanges(simulator, pairs, multi_info=multi_info)
@@ -261,7 +269,7 @@ async def serial_benchmark(
     for tool, run in rows:
         seconds, ratio = f"{run.seconds:.3f}", f"{run.seconds / floor:.2f}"
         lines.append(_line(gateway, tool, run.requests, run.wire_bytes, seconds, ratio))
-    return lines
+    return lines, setup
 
 
 async def tcp_benchmark(repeats: int, with_peer: bool) -> list[str]:
@@ -271,7 +279,7 @@ async def tcp_benchmark(repeats: int, with_peer: bool) -> list[str]:
     link = f"tcp://{host}:{port}"
     try:
         per_info = (await time_ours(simulator, link, repeats, multi_info=False))[1]
-        pairs, multi = await time_ours(simulator, link, repeats, multi_info=True)
+        pairs, multi, _ = await time_ours(simulator, link, repeats, multi_info=True)
         peer = [await time_pystuderxcom(simulator, link, pairs, repeats)] if with_peer else []
     finally:
         await simulator.stop()
@@ -289,14 +297,16 @@ async def tcp_benchmark(repeats: int, with_peer: bool) -> list[str]:
 
 async def benchmark(repeats: int, with_peer: bool, *, baud: float = BAUD) -> str:
     """Run the benchmark and return Markdown tables."""
+    serial: list[str] = []
+    setups: list[str] = []
     with tempfile.TemporaryDirectory() as directory:
-        serial = [
-            line
-            for multi_info in (False, True)
-            for line in await serial_benchmark(
+        for multi_info in (False, True):
+            lines, setup = await serial_benchmark(
                 str(Path(directory) / "xcom"), repeats, with_peer, multi_info=multi_info, baud=baud
             )
-        ]
+            serial.extend(lines)
+            gateway = "multi-info" if multi_info else "per info"
+            setups.append(f"{gateway}: {setup.seconds:.2f} s, {setup.requests} requests")
     tcp = await tcp_benchmark(repeats, with_peer)
     return "\n".join(
         [
@@ -306,6 +316,9 @@ async def benchmark(repeats: int, with_peer: bool, *, baud: float = BAUD) -> str
             "| gateway | tool | requests | bytes | seconds | ratio to floor |",
             "|---|---|---|---|---|---|",
             *serial,
+            "",
+            "Setup (identify every unit, read the basic settings' ranges once per kind and "
+            f"firmware): {'; '.join(setups)}.",
             "",
             f"The same cycle over TCP (loopback, unpaced); median of {repeats}",
             "",

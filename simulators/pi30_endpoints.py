@@ -10,10 +10,11 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 import contextlib
-import os
 import socket
-import tty
 from typing import Protocol
+
+from . import endpoints
+from .endpoints import Channel, PeerSession
 
 CR = 0x0D
 REPORT = 8
@@ -33,15 +34,6 @@ async def sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
     delay = when - loop.time()
     if delay > 0:
         await asyncio.sleep(delay)
-
-
-class Channel:
-    """One connected peer: how to send bytes to it and how to cut it off."""
-
-    def __init__(self, send: Callable[[bytes], None], hang_up: Callable[[], None]) -> None:
-        """Bind the callbacks that send to and cut off the peer."""
-        self.send = send
-        self.hang_up = hang_up
 
 
 class Session:
@@ -82,80 +74,12 @@ class Session:
             self._worker.cancel()
 
 
-class PtyEndpoint:
-    """The master end of a pty; a hang-up replaces the pty and re-points the symlink."""
+class PtyEndpoint(endpoints.PtyEndpoint):
+    """The device's pty: requests cut at CR, as on its serial port."""
 
     def __init__(self, server: Server, link_path: str | None) -> None:
-        self._server = server
-        self._link_path = link_path
-        self._master = self._slave = -1
-        self.path = ""
-        self._session: Session | None = None
-
-    def open(self) -> None:
-        """Create the pty, point the symlink at it and start reading."""
-        self._master, self._slave = os.openpty()
-        # Raw from the start: no echo, no CR/LF translation, whoever opens the slave.
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.path = os.ttyname(self._slave)
-        if self._link_path is not None:
-            temporary = f"{self._link_path}.new"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            os.symlink(self.path, temporary)
-            os.replace(temporary, self._link_path)
-        self._session = Session(self._server, Channel(self._send, self.hang_up))
-        asyncio.get_running_loop().add_reader(self._master, self._readable)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self._master, 4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            # EIO: nobody holds the slave open. We keep our own slave fd, so this is transient.
-            return
-        if self._session is not None and data:
-            self._session.feed(data)
-
-    def _send(self, data: bytes) -> None:
-        if self._master < 0:
-            return
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._master, data)
-
-    def _release(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-        if self._master >= 0:
-            asyncio.get_running_loop().remove_reader(self._master)
-            os.close(self._master)
-            os.close(self._slave)
-            self._master = self._slave = -1
-
-    def hang_up(self) -> None:
-        """Drop the line as a pulled cable would, then offer a fresh pty at the same link."""
-        self._release()
-        self.open()
-
-    def close(self) -> None:
-        """Close the pty for good and remove the symlink."""
-        self._release()
-        if self._link_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._link_path)
-
-
-class PeerSession(Protocol):
-    """What a TCP client's bytes go to: a device's session on one channel."""
-
-    def feed(self, data: bytes) -> None:
-        """Take bytes the peer sent."""
-
-    def close(self) -> None:
-        """End the session."""
+        """Serve `server` on a new pty behind `link_path`."""
+        super().__init__(lambda channel: Session(server, channel), link_path)
 
 
 class TcpProtocol(asyncio.Protocol):
@@ -243,3 +167,14 @@ class HidEndpoint:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
+
+
+__all__ = [
+    "Channel",
+    "HidEndpoint",
+    "PtyEndpoint",
+    "Server",
+    "Session",
+    "TcpProtocol",
+    "sleep_until",
+]

@@ -27,7 +27,8 @@ import time
 
 from inverterlib.xcom.kinds import BSP, VARIOSTRING, VARIOTRACK, XCOM, XTENDER, UnitKind
 
-from .pi30_endpoints import Channel, TcpProtocol, sleep_until
+from .endpoints import Channel
+from .pi30_endpoints import TcpProtocol, sleep_until
 from .xcom_endpoints import FrameSession, PtyEndpoint, UdpProtocol
 from .xcom_frames import (
     ERRORS,
@@ -145,6 +146,9 @@ class XcomSimulator:
         self.multi_info = multi_info
         self.info_properties = info_properties
         self.enums_as_float = enums_as_float
+        # What a unit answers for an info it does not have: OBJECT_ID_NOT_FOUND, or, as some
+        # firmware does (pystuderxcom's discovery tells a BSP from a BMS by it), INVALID_DATA.
+        self.missing_info = ERRORS["OBJECT_ID_NOT_FOUND"]
         self.baud = baud
         self.latency = latency
         self.slow_delay = slow_delay
@@ -242,7 +246,7 @@ class XcomSimulator:
             return None, ERRORS["PROPERTY_NOT_SUPPORTED"]
         found = unit.info(request.object_id)
         if found is None:
-            return None, ERRORS["OBJECT_ID_NOT_FOUND"]
+            return None, self.missing_info
         datapoint, value = found
         if datapoint.format.value == "short_enum" and not self.enums_as_float:
             return pack_value("short_enum", value), None

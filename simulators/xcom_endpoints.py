@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-import contextlib
-import os
-import tty
 from typing import Protocol
 
-from .pi30_endpoints import Channel
+from . import endpoints
+from .endpoints import Channel
 from .xcom_frames import FrameCutter
 
 
@@ -63,58 +61,12 @@ class FrameSession:
             self._worker.cancel()
 
 
-class PtyEndpoint:
-    """The master end of a pty, optionally behind a stable symlink."""
+class PtyEndpoint(endpoints.PtyEndpoint):
+    """The Xcom-232i's pty: frames cut by the length in their headers."""
 
     def __init__(self, server: Server, link_path: str | None) -> None:
-        self._server = server
-        self._link_path = link_path
-        self._master = self._slave = -1
-        self.path = ""
-        self._session: FrameSession | None = None
-
-    def open(self) -> None:
-        """Create the pty, point the symlink at it and start reading."""
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.path = os.ttyname(self._slave)
-        if self._link_path is not None:
-            temporary = f"{self._link_path}.new"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            os.symlink(self.path, temporary)
-            os.replace(temporary, self._link_path)
-        self._session = FrameSession(self._server, Channel(self._send, lambda: None))
-        asyncio.get_running_loop().add_reader(self._master, self._readable)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self._master, 4096)
-        except OSError:
-            # EIO while nobody holds the slave open; we keep our own slave fd, so it passes.
-            return
-        if self._session is not None and data:
-            self._session.feed(data)
-
-    def _send(self, data: bytes) -> None:
-        if self._master >= 0:
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._master, data)
-
-    def close(self) -> None:
-        """Close the pty and remove the symlink."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-        if self._master >= 0:
-            asyncio.get_running_loop().remove_reader(self._master)
-            os.close(self._master)
-            os.close(self._slave)
-            self._master = self._slave = -1
-        if self._link_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._link_path)
+        """Serve `server` on a new pty behind `link_path`."""
+        super().__init__(lambda channel: FrameSession(server, channel), link_path)
 
 
 class UdpProtocol(asyncio.DatagramProtocol):

@@ -111,6 +111,8 @@ class SimUnit:
     KIND: ClassVar[UnitKind]
     # The SCOM watchdog's parameters (enable, delay in s), from Studer's appendix.
     WATCHDOG: ClassVar[tuple[int, int] | None] = None
+    # This model's own ranges where they are narrower than the appendix's (every model's).
+    LIMITS: ClassVar[dict[int, tuple[float, float]]] = {}
 
     def __init__(
         self,
@@ -126,6 +128,8 @@ class SimUnit:
         self.installation = installation
         self.online = True
         self.ram = ram
+        # Whether the unit answers the min and max properties (older firmware may not).
+        self.ranges = True
         self.software = software
         self.fid = 0x1A2B0000 + address * 0x10 + self.index
         self.overrides: dict[int, float] = {}
@@ -144,6 +148,10 @@ class SimUnit:
             )
             for datapoint in self.kind.parameters
         }
+
+    def limits(self, datapoint: Datapoint) -> tuple[float | None, float | None]:
+        """Return the range the unit accepts for a parameter (its model's, else the appendix's)."""
+        return self.LIMITS.get(datapoint.number, (datapoint.minimum, datapoint.maximum))
 
     def hear(self, now: float) -> None:
         """Take a frame addressed to the unit: its watchdog starts counting again."""
@@ -192,6 +200,9 @@ class Xtender(SimUnit):
 
     KIND = XTENDER
     WATCHDOG = (1628, 1629)
+    # An XTH 8000-48 charges with at most 120 A, where the appendix allows 200 A for every
+    # model; this simulated one also feeds the grid with at most 40 A (appendix: 50 A).
+    LIMITS: ClassVar[dict[int, tuple[float, float]]] = {1138: (0.0, 120.0), 1523: (0.0, 40.0)}
     nominal_voltage = 230.0
     id_type = 1.0
     # Info 3089; the client only compares the codes of units, so any code serves.
@@ -303,16 +314,21 @@ def read_parameter(unit: SimUnit, number: int, property_id: int) -> tuple[bytes 
         return pack_value(fmt, 0 if datapoint.signal else parameter.flash), None
     if property_id == UNSAVED_VALUE_QSP and unit.ram:
         return pack_value(fmt, 0 if datapoint.signal else parameter.ram), None
+    low, high = unit.limits(datapoint)
+    if property_id in (MIN_QSP, MAX_QSP) and not unit.ranges:
+        return None, ERRORS["PROPERTY_NOT_SUPPORTED"]
     if property_id == MIN_QSP:
-        return pack_value(fmt, datapoint.minimum or 0.0), None
+        return pack_value(fmt, low or 0.0), None
     if property_id == MAX_QSP:
-        return pack_value(fmt, datapoint.maximum or 0.0), None
+        return pack_value(fmt, high or 0.0), None
     if property_id == LEVEL_QSP:
         return int(datapoint.level).to_bytes(2, "little"), None
     return None, ERRORS["PROPERTY_NOT_SUPPORTED"]
 
 
-def check_value(datapoint: Datapoint, data: bytes) -> tuple[float | None, int | None]:
+def check_value(
+    unit: SimUnit, datapoint: Datapoint, data: bytes
+) -> tuple[float | None, int | None]:
     """Return (value, None) for an acceptable written value, else (None, error code)."""
     fmt = "int32" if datapoint.signal else datapoint.format.value
     value = unpack_value(fmt, data)
@@ -323,9 +339,10 @@ def check_value(datapoint: Datapoint, data: bytes) -> tuple[float | None, int | 
     if datapoint.options and not datapoint.bitfield:
         codes = {code for code, _ in datapoint.options}
         return (value, None) if int(value) in codes else (None, ERRORS["INVALID_DATA"])
-    if datapoint.minimum is not None and value < datapoint.minimum - 1e-6:
+    low, high = unit.limits(datapoint)
+    if low is not None and value < low - 1e-6:
         return None, ERRORS["DATA_TOO_SMALL"]
-    if datapoint.maximum is not None and value > datapoint.maximum + 1e-6:
+    if high is not None and value > high + 1e-6:
         return None, ERRORS["DATA_TOO_BIG"]
     return value, None
 
@@ -341,7 +358,7 @@ def write_parameter(unit: SimUnit, number: int, property_id: int, data: bytes) -
         property_id == UNSAVED_VALUE_QSP and not unit.ram
     ):
         return ERRORS["PROPERTY_NOT_SUPPORTED"]
-    value, error = check_value(parameter.datapoint, data)
+    value, error = check_value(unit, parameter.datapoint, data)
     if value is None:
         return error
     if parameter.datapoint.signal:

@@ -17,7 +17,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
 from .inverterlib.errors import InverterError, LinkError, LinkTimeoutError, ValidationError
-from .inverterlib.model import DeviceIdentity, Value
+from .inverterlib.model import DeviceIdentity, Value, json_value
 from .inverterlib.relay import Relay
 from .inverterlib.session import WRITE_LOG_SIZE, DeviceState, LinkSession
 from .inverterlib.writer import WriteRecord
@@ -56,6 +56,26 @@ def translate_error(err: InverterError) -> HomeAssistantError:
         translation_key=err.translation_key,
         translation_placeholders=err.placeholders,
     )
+
+
+def _message_event(state: DeviceState, message: str) -> dict[str, object]:
+    """Return an event's data: the message's key, its English text and the facts beside it.
+
+    The readings named `last_message_<fact>` (the unit that sent it, its code) come along
+    as `<fact>`.
+    """
+    point = state.points.get(MESSAGE_KEY)
+    data: dict[str, object] = {
+        "serial_number": state.identity.serial_number,
+        "device": state.identity.title,
+        "message": message,
+        "text": point.option_label(message) if point is not None and point.options else message,
+    }
+    prefix = f"{MESSAGE_KEY}_"
+    for key, value in state.values.items():
+        if key.startswith(prefix):
+            data[key.removeprefix(prefix)] = json_value(value)
+    return data
 
 
 class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
@@ -135,10 +155,7 @@ class InverterCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             message = state.values.get(MESSAGE_KEY)
             # What the log held at start is history, not news.
             if serial in self._messages and message not in (None, self._messages[serial]):
-                self.hass.bus.async_fire(
-                    MESSAGE_EVENT,
-                    {"serial_number": serial, "device": state.identity.title, "message": message},
-                )
+                self.hass.bus.async_fire(MESSAGE_EVENT, _message_event(state, str(message)))
             self._messages[serial] = message
 
     def device_info(self, identity: DeviceIdentity) -> DeviceInfo:

@@ -62,6 +62,7 @@ def client_options(
         switches={
             option.key: chosen[option.key] for option in spec.options if option.key in chosen
         },
+        expert=chosen.get(CONF_EXPERT, False),
     )
 
 

@@ -48,6 +48,12 @@ def _entity(hass: HomeAssistant, platform: str, serial: str, key: str) -> str:
     return entity_id
 
 
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
 async def test_every_unit_is_a_device_under_the_system(
     hass: HomeAssistant, loaded: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
@@ -79,13 +85,13 @@ async def test_a_unit_that_drops_out_leaves_the_others_working(
     xcom.drop(102)
     await loaded.runtime_data.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get(gone).state == STATE_UNAVAILABLE
-    assert hass.states.get(kept).state != STATE_UNAVAILABLE
+    assert _state(hass, gone) == STATE_UNAVAILABLE
+    assert _state(hass, kept) != STATE_UNAVAILABLE
     xcom.restore(102)
     session.devices[by_address["102"]].retry_at = 0
     await loaded.runtime_data.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get(gone).state != STATE_UNAVAILABLE
+    assert _state(hass, gone) != STATE_UNAVAILABLE
 
 
 async def test_parameter_written_to_ram_by_default(
@@ -129,7 +135,24 @@ async def test_a_new_message_becomes_an_event(
     system = next(s for s in session.devices.values() if s.identity.parent_serial is None)
     state = hass.states.get(_entity(hass, "sensor", system.identity.serial_number, "last_message"))
     assert state is not None
-    assert state.state == events[0].data["message"]
+    assert state.state == events[0].data["message"] == "m022_voltage_presence_on_ac_out"
+    assert events[0].data["unit"] == 101
+    assert events[0].data["text"] == "Halted (022): Voltage presence on AC-Out"
+    assert "m022_voltage_presence_on_ac_out" in state.attributes["options"]
+    unit = _entity(hass, "sensor", system.identity.serial_number, "last_message_unit")
+    assert _state(hass, unit) == "101"
     await loaded.runtime_data.async_refresh()
     await hass.async_block_till_done()
     assert len(events) == 1
+
+
+async def test_a_number_takes_the_units_own_range(
+    hass: HomeAssistant, loaded: MockConfigEntry
+) -> None:
+    """The Xtenders report 0-120 A of charge current; the entity offers that, not 0-200 A."""
+    session = loaded.runtime_data.session
+    xtender = next(s for s in session.devices.values() if s.identity.address == "101")
+    charge = _entity(hass, "number", xtender.identity.serial_number, "battery_charge_current_1138")
+    state = hass.states.get(charge)
+    assert state is not None
+    assert (state.attributes["min"], state.attributes["max"]) == (0, 120)

@@ -20,10 +20,11 @@ async def test_the_floor_is_what_our_client_sends() -> None:
     try:
         for multi_info in (False, True):
             link = f"tcp://{host}:{port}"
-            pairs, rows = await time_ours(simulator, link, 1, multi_info=multi_info)
+            pairs, rows, setup = await time_ours(simulator, link, 1, multi_info=multi_info)
             (tool, run), _ = rows
             floor = floor_exchanges(simulator, pairs, multi_info=multi_info)
             assert (tool, run.requests, run.wire_bytes) == ("inverter_hub", *floor)
+            assert setup.requests > 0
     finally:
         await simulator.stop()
     assert len(pairs) == 3 * 20 + 10
@@ -50,4 +51,5 @@ def test_main_prints_the_tables(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| multi-info | wire floor | 1 | 760 |" in out
     assert "| multi-info | inverter_hub | 1 | 760 |" in out
     assert "Multi-info takes fewer requests than per-info reads: inverter_hub 70 times" in out
+    assert "Setup (identify every unit" in out
     assert ("pystuderxcom" in out) is HAS_PEER

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 import json
 from pathlib import Path
+import re
 
 from inverterlib.errors import UnsupportedError
 from inverterlib.family import ClientOptions
@@ -17,6 +18,8 @@ from inverterlib.xcom.catalogue import (
     CANONICAL,
     LAST_MESSAGE,
     Route,
+    message_key,
+    message_values,
     option_keys,
     system_catalogue,
     unit_catalogue,
@@ -272,6 +275,18 @@ def test_120_volt_limits_and_the_system() -> None:
     assert not any(key.startswith("battery_current") for key in system.bindings)
     with_solar = system_catalogue(frozenset({"variotrack", "variostring"}))
     assert [part[0] for part in with_solar.totals["pv_power"].parts] == [VARIOTRACK, VARIOSTRING]
+
+
+def test_message_types_are_translatable_states() -> None:
+    """Every published message is a state key (number and short name) with its English text."""
+    assert LAST_MESSAGE.value_type is ValueType.ENUM
+    assert len(LAST_MESSAGE.options) == len(set(LAST_MESSAGE.options)) == len(MESSAGES) + 1
+    assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in LAST_MESSAGE.options)
+    assert message_key(19) == "m019_battery_undervoltage"
+    assert message_key(3) == "m003_ac_in_synchronization_in_progress"
+    assert message_key(999) == "unlisted"
+    assert LAST_MESSAGE.option_label("m019_battery_undervoltage") == MESSAGES[19]
+    assert message_values(22, 102)["last_message_unit"] == 102
 
 
 def test_option_keys_are_unique() -> None:

@@ -106,10 +106,13 @@ def test_identify_lists_the_system_then_every_unit(
 def test_read_keys_every_unit_by_serial(
     link: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Read prints one object per device, keyed by serial number, in canonical keys."""
+    """Read prints the system by serial number, each unit nested in it by its own serial."""
     serials = [device["serial_number"] for device in _run(capsys, "identify", "xcom", link())]
-    values = _run(capsys, "read", "xcom", link())
-    assert list(values) == serials
+    system = _run(capsys, "read", "xcom", link())
+    assert list(system) == [SYSTEM]
+    units = system[SYSTEM].pop("devices")
+    assert list(units) == serials[1:]
+    values = {SYSTEM: system[SYSTEM], **units}
     for serial in serials[1:]:
         assert 40 < values[serial]["battery_voltage"] < 60
     xtenders = [values[serial] for serial in serials[1:4]]

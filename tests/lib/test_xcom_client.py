@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import time
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from inverterlib.errors import (
     DeviceRefusedError,
@@ -20,12 +21,14 @@ from inverterlib.model import DeviceIdentity, PointKind, PollGroup, Value
 from inverterlib.quality import QualityFilter, Rejection
 from inverterlib.session import LinkSession, SessionSettings
 from inverterlib.writer import Outcome, write_setting
+from inverterlib.xcom.catalogue import unit_catalogue
 from inverterlib.xcom.codec import Property
 from inverterlib.xcom.errors import GatewayBusyError, UnitUnreachableError, XcomRefusedError
+from inverterlib.xcom.kinds import XTENDER
 import pytest
 
 from simulators.xcom import Fault, XcomSimulator
-from simulators.xcom_frames import Request
+from simulators.xcom_frames import ERRORS, Request
 from simulators.xcom_units import Xtender
 
 from .xcom_support import (
@@ -164,6 +167,11 @@ async def test_scan_finds_a_unit_that_joined_later(xcom: Harness) -> None:
     assert [device.address for device in found] == ["104"]
     assert found[0].parent_serial is not None
     assert await client.scan([104]) == []
+    # One that joins with a known unit's factory id gets its own serial.
+    simulator.units[105] = Xtender(105, simulator.installation)
+    simulator.units[105].fid = simulator.units[101].fid
+    (late,) = await client.scan([105])
+    assert late.serial_number == f"{simulator.units[101].fid:08X}-105"
 
 
 async def test_nothing_behind_the_xcom_or_nobody_at_all(xcom: Harness) -> None:
@@ -242,16 +250,129 @@ async def test_refused_values(xcom: Harness) -> None:
     before = simulator.stats.total
     with pytest.raises(ValidationError):
         await write_setting(client, xt, limit, 500)
-    assert simulator.stats.total == before
-    # Past the library's validation, the unit itself refuses.
-    with pytest.raises(XcomRefusedError, match="DATA_TOO_BIG") as refused:
+    # Past the shared validation, the client checks the unit's own range before sending.
+    with pytest.raises(ValidationError, match="between 2 and 50 on unit 101"):
         await client.write(xt, limit, 500.0)
-    assert isinstance(refused.value, DeviceRefusedError)
+    assert simulator.stats.total == before
     assert simulator.units[101].parameters[1107].ram == 32
     installer = point(client, xt, "charger_uses_only_power_from_ac_out_1646")
     assert installer.kind is PointKind.READING
     with pytest.raises(UnsupportedError, match="read-only"):
         await client.write(xt, installer, True)
+
+
+# The units' own ranges -----------------------------------------------------------------------
+
+
+async def test_the_units_own_ranges_win_over_the_appendix(xcom: Harness) -> None:
+    """A model's narrower range (120 A of charge, not 200) bounds its entity and its writes."""
+    simulator, client, devices = await identified(xcom)
+    system, xt = devices[0], by_address(devices)[101]
+    charge = point(client, xt, CHARGE_CURRENT)
+    assert (charge.minimum, charge.maximum, charge.step) == (0.0, 120.0, 1.0)
+    assert point(client, system, CHARGE_CURRENT).maximum == 120.0
+    # Where the model follows the appendix, so does the point.
+    assert (point(client, xt, INPUT_LIMIT).minimum, point(client, xt, INPUT_LIMIT).maximum) == (
+        2.0,
+        50.0,
+    )
+    before = simulator.stats.total
+    with pytest.raises(ValidationError, match=r"between 0\.0 and 120\.0"):
+        await write_setting(client, xt, charge, 150)
+    appendix = replace(charge, maximum=200.0)
+    for device in (xt, system):
+        with pytest.raises(ValidationError, match="the device's own limits"):
+            await client.write(device, appendix, 150.0)
+    assert simulator.stats.total == before
+    await write_setting(client, xt, charge, 110)
+    assert simulator.units[101].parameters[1138].ram == 110
+    # The Xcom's own settings are bounded by the Xcom's range.
+    contrast = replace(point(client, system, "display_contrast_5006"), maximum=None)
+    with pytest.raises(ValidationError, match="between 0 and 100 on the Xcom"):
+        await client.write(system, contrast, 150.0)
+
+
+async def test_ranges_are_read_once_per_kind_and_firmware(xcom: Harness) -> None:
+    """Siblings share their first unit's ranges; a unit on other firmware is asked itself."""
+    simulator = XcomSimulator(clock=lambda: 1000.0)
+    simulator.units[103].software = (1, 6, 28)
+    _, client, devices = await identified(xcom, simulator=simulator)
+    asked = simulator.stats.requests
+    # Min and max, from the first Xtender and from the one on other firmware only.
+    assert [asked[f"read parameter 1138 @{a}"] for a in (101, 102, 103)] == [2, 0, 2]
+    assert asked["read parameter 10005 @301"] == 2
+    assert asked["read parameter 5009 @501"] == 2
+    # Expert settings are not read at setup.
+    assert asked["read parameter 1523 @101"] == 0
+    assert point(client, by_address(devices)[103], CHARGE_CURRENT).maximum == 120.0
+
+
+async def test_an_expert_range_is_read_at_its_first_write(xcom: Harness) -> None:
+    """An expert setting's range is read before its first write, and refuses what is out."""
+    simulator, client, devices = await identified(xcom)
+    xt = by_address(devices)[102]
+    feed = point(client, xt, "max_grid_feeding_current_1523")
+    assert feed.maximum == 50.0
+    with pytest.raises(ValidationError, match="between 0 and 40 on unit 102"):
+        await client.write(xt, feed, 45.0)
+    assert simulator.units[102].parameters[1523].ram == 10
+    assert point(client, xt, feed.key).maximum == 40.0
+    await client.write(xt, feed, 30.0)
+    assert simulator.units[102].parameters[1523].ram == 30
+    # Min and max once: the second write needs no new read.
+    assert simulator.stats.requests["read parameter 1523 @102"] == 2
+
+
+async def test_expert_mode_reads_the_expert_ranges_at_setup(xcom: Harness) -> None:
+    """In expert mode the expert settings are entities, so their entities get the unit's range."""
+    simulator, client, devices = await identified(xcom, expert=True)
+    xt = by_address(devices)[102]
+    assert point(client, xt, "max_grid_feeding_current_1523").maximum == 40.0
+    assert simulator.stats.requests["read parameter 1523 @101"] == 2
+
+
+class UpsideDown(Xtender):
+    """An Xtender whose firmware reports the input limit's range upside down."""
+
+    LIMITS: ClassVar[dict[int, tuple[float, float]]] = {1107: (50.0, 2.0)}
+
+
+async def test_a_unit_that_refuses_ranges_keeps_the_appendix(
+    xcom: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Older firmware without min and max properties: the appendix bounds, the unit refuses."""
+    simulator = XcomSimulator(clock=lambda: 1000.0)
+    for unit in simulator.units.values():
+        unit.ranges = False
+    simulator.units[102] = UpsideDown(102, simulator.installation)
+    simulator.units[102].software = (1, 6, 28)
+    with caplog.at_level(logging.DEBUG, logger="inverterlib.xcom.client"):
+        _, client, devices = await identified(xcom, simulator=simulator)
+    assert "gives no range of 1138" in caplog.text
+    # A range that is none (its minimum above its maximum) leaves the appendix's too.
+    assert "reports no usable range of 1107" in caplog.text
+    assert point(client, by_address(devices)[102], INPUT_LIMIT).maximum == 50.0
+    xt = by_address(devices)[101]
+    charge = point(client, xt, CHARGE_CURRENT)
+    assert charge.maximum == 200.0
+    # Past every check the library can make, the unit itself refuses.
+    with pytest.raises(XcomRefusedError, match="DATA_TOO_BIG") as refused:
+        await client.write(xt, charge, 150.0)
+    assert isinstance(refused.value, DeviceRefusedError)
+    assert simulator.units[101].parameters[1138].ram == 60
+
+
+async def test_a_silent_unit_gives_no_range_until_it_answers(xcom: Harness) -> None:
+    """A unit gone while its range is read keeps the appendix's, and is asked again later."""
+    simulator, client, devices = await identified(xcom)
+    xt = by_address(devices)[101]
+    feed = point(client, xt, "max_grid_feeding_current_1523")
+    simulator.drop(101)
+    with pytest.raises(UnitUnreachableError):
+        await client.write(xt, feed, 45.0)
+    simulator.restore(101)
+    with pytest.raises(ValidationError, match="between 0 and 40"):
+        await client.write(xt, feed, 45.0)
 
 
 async def test_flash_writes_when_chosen_and_counted(xcom: Harness) -> None:
@@ -363,6 +484,13 @@ async def test_a_busy_gateway_is_asked_again_after_a_pause(xcom: Harness) -> Non
     simulator.inject(Fault.BUSY)
     with pytest.raises(GatewayBusyError):
         await client.read(devices[2], ["ac_output_power"])
+    # A range the busy gateway did not give is asked again at the next write.
+    feed = point(client, devices[2], "max_grid_feeding_current_1523")
+    with pytest.raises(GatewayBusyError):
+        await client.write(devices[2], feed, 45.0)
+    simulator.clear_faults()
+    with pytest.raises(ValidationError, match="between 0 and 40"):
+        await client.write(devices[2], feed, 45.0)
 
 
 async def test_a_slow_reply_inside_the_timeout_is_taken(xcom: Harness) -> None:
@@ -433,16 +561,64 @@ async def test_pending_messages_are_fetched(xcom: Harness) -> None:
     simulator.post_message(19, 101)
     await client.read(devices[1], ["battery_voltage"])
     assert [(m.code, m.source) for m in client.messages] == [(19, 101)]
-    values = await client.read(devices[0], ["last_message"])
-    assert values["last_message"] == "Halted (019): Battery undervoltage (unit 101)"
+    keys = ["last_message", "last_message_code", "last_message_unit"]
+    values = await client.read(devices[0], keys)
+    assert values == {
+        "last_message": "m019_battery_undervoltage",
+        "last_message_code": 19,
+        "last_message_unit": 101,
+    }
+    message = point(client, devices[0], "last_message")
+    assert message.option_label("m019_battery_undervoltage") == (
+        "Halted (019): Battery undervoltage"
+    )
+    # A code newer than the published table keeps its number and unit.
     simulator.post_message(999, 301)
     await client.read(devices[1], ["battery_voltage"])
-    assert (await client.read(devices[0], ["last_message"]))["last_message"] == (
-        "Message 999 (unit 301)"
-    )
+    assert await client.read(devices[0], keys) == {
+        "last_message": "unlisted",
+        "last_message_code": 999,
+        "last_message_unit": 301,
+    }
+
+
+async def test_units_sharing_or_lacking_a_factory_id_get_distinct_stable_serials(
+    xcom: Harness,
+) -> None:
+    """Two Xtenders reporting one FID, and one reporting a blank FID, stay three devices."""
+    simulator = XcomSimulator(clock=lambda: 1000.0)
+    simulator.units[102].fid = simulator.units[101].fid
+    simulator.units[103].fid = 0
+    _, client, devices = await identified(xcom, simulator=simulator)
+    shared = f"{simulator.units[101].fid:08X}"
+    serials = [by_address(devices)[a].serial_number for a in (101, 102, 103)]
+    assert serials == [f"{shared}-101", f"{shared}-102", "xtender-103"]
+    assert by_address(devices)[101].details["serial_source"] == "fid_and_address"
+    again = await client.identify()
+    assert [by_address(again)[a].serial_number for a in (101, 102, 103)] == serials
 
 
 # Older firmware and odd answers ---------------------------------------------------------------
+
+
+async def test_other_refusals_of_a_read_stay_refusals(xcom: Harness) -> None:
+    """Only INVALID_DATA means a missing object; a multicast read is refused as it is."""
+    _, client, _ = await identified(xcom)
+    charge = unit_catalogue(XTENDER).bindings[CHARGE_CURRENT].datapoint
+    with pytest.raises(XcomRefusedError, match="MULTICAST_READ_NOT_SUPPORTED"):
+        await client._read_object(XTENDER.group or 0, charge)
+
+
+async def test_units_that_refuse_missing_infos_with_invalid_data(xcom: Harness) -> None:
+    """A BSP refusing the BMS's probe with INVALID_DATA is a BSP; other reads go on."""
+    simulator = XcomSimulator(clock=lambda: 1000.0)
+    simulator.missing_info = ERRORS["INVALID_DATA"]
+    _, client, devices = await identified(xcom, simulator=simulator)
+    assert [device.address for device in devices[1:]] == ["101", "102", "103", "301", "601"]
+    bsp = by_address(devices)[601]
+    assert bsp.profile == "bsp"
+    assert simulator.stats.requests["read info 7054 @601"] == 1
+    assert 40 < number(await client.read(bsp, ["battery_voltage"]), "battery_voltage") < 60
 
 
 async def test_a_unit_without_a_factory_id_and_a_hung_address(xcom: Harness) -> None:

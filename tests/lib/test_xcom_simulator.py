@@ -15,7 +15,7 @@ import time
 import pytest
 
 from simulators import xcom_frames as frames
-from simulators.pi30_endpoints import Channel
+from simulators.endpoints import Channel
 from simulators.xcom import Fault, XcomSimulator, _run, main
 from simulators.xcom_frames import Request
 from simulators.xcom_units import FIXED_POINT, NO_SENSOR, Installation, VarioString, Xtender
@@ -91,6 +91,27 @@ def test_units_move_with_time() -> None:
     first = float_of(simulator, request(101, frames.INFO, 3136))
     now[0] += 15
     assert float_of(simulator, request(101, frames.INFO, 3136)) != first
+
+
+def test_a_models_own_ranges_narrow_the_appendix() -> None:
+    """An XTH 8000-48 reports and enforces 0-120 A of charge where the appendix says 0-200 A."""
+    simulator = XcomSimulator()
+    charge = 1138
+    assert float_of(simulator, request(101, frames.PARAMETER, charge, frames.MIN_QSP)) == 0
+    assert float_of(simulator, request(101, frames.PARAMETER, charge, frames.MAX_QSP)) == 120
+    too_much = request(
+        101,
+        frames.PARAMETER,
+        charge,
+        frames.UNSAVED_VALUE_QSP,
+        service=frames.WRITE,
+        data=struct.pack("<f", 150.0),
+    )
+    assert error_of(simulator, too_much) == 0x28
+    # Firmware without the min and max properties refuses to read them.
+    simulator.units[101].ranges = False
+    for prop in (frames.MIN_QSP, frames.MAX_QSP):
+        assert error_of(simulator, request(101, frames.PARAMETER, charge, prop)) == 0x23
 
 
 def test_parameter_properties_and_refusals() -> None:

@@ -51,6 +51,8 @@ class ClientOptions:
     profile_dirs: Sequence[Path] = ()
     # The values of the family's own options (FamilySpec.options), by key.
     switches: Mapping[str, bool] = field(default_factory=dict)
+    # Expert mode: expert settings are exposed, so their facts are read at setup too.
+    expert: bool = False
 
     def switch(self, option: FamilyOption) -> bool:
         """Return the value of a family option, or its default."""

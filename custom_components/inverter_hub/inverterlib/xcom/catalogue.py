@@ -12,6 +12,7 @@ import re
 
 from ..model import Category, Point, PointKind, PollGroup, Value, ValueType
 from .codec import Raw
+from .data.messages import MESSAGES
 from .kinds import BMS, BSP, PARAMETERS_120V, VARIOSTRING, VARIOTRACK, XCOM, XTENDER, UnitKind
 from .objects import Datapoint, Format, Level
 
@@ -500,14 +501,65 @@ def unit_catalogue(kind: UnitKind, *, volts_120: bool = False) -> Catalogue:
     return Catalogue(bindings=bindings)
 
 
-# The Xcom's own message log, as text readings of the system device.
+# Messages ------------------------------------------------------------------------------------
+
+# A code the published table does not list (newer firmware): its number still shows. Not
+# "unknown", which Home Assistant reads as a state it does not know.
+UNLISTED_MESSAGE = "unlisted"
+# "Halted (019): Battery undervoltage": the severity, the code, the published short name.
+_MESSAGE_NAME = re.compile(r"^[A-Za-z ]*\(\d+\): ")
+
+
+def message_key(code: int) -> str:
+    """Return the stable state key of a message code: its number and its short name."""
+    text = MESSAGES.get(code)
+    if text is None:
+        return UNLISTED_MESSAGE
+    words = _WORD.findall(_MESSAGE_NAME.sub("", text).lower())
+    return "_".join([f"m{code:03d}", *words])
+
+
+# The Xcom's message log as readings of the system device: which message (translated as a
+# state), its number and the unit that sent it.
 LAST_MESSAGE = Point(
     key="last_message",
     name="Last message",
-    value_type=ValueType.TEXT,
+    value_type=ValueType.ENUM,
+    device_class="enum",
+    options=(*(message_key(code) for code in sorted(MESSAGES)), UNLISTED_MESSAGE),
+    option_labels=(
+        *(MESSAGES[code] for code in sorted(MESSAGES)),
+        "Message not in the published table",
+    ),
     category=Category.DIAGNOSTIC,
     icon="mdi:message-alert",
 )
+LAST_MESSAGE_CODE = Point(
+    key="last_message_code",
+    name="Last message code",
+    value_type=ValueType.INT,
+    category=Category.DIAGNOSTIC,
+    enabled_by_default=False,
+    icon="mdi:numeric",
+)
+LAST_MESSAGE_UNIT = Point(
+    key="last_message_unit",
+    name="Last message unit",
+    value_type=ValueType.INT,
+    category=Category.DIAGNOSTIC,
+    icon="mdi:message-arrow-right",
+)
+MESSAGE_POINTS = (LAST_MESSAGE, LAST_MESSAGE_CODE, LAST_MESSAGE_UNIT)
+
+
+def message_values(code: int, source: int) -> dict[str, Value]:
+    """Return the message readings of one message: its key, its number and its unit's address."""
+    return {
+        LAST_MESSAGE.key: message_key(code),
+        LAST_MESSAGE_CODE.key: code,
+        LAST_MESSAGE_UNIT.key: source,
+    }
+
 
 _TOTALS = (
     (
@@ -545,4 +597,4 @@ def system_catalogue(kinds: frozenset[str]) -> Catalogue:
         if present:
             point = canonical_binding(XTENDER, XTENDER.infos[0], canonical).point
             totals[point.key] = Total(point=point, parts=present)
-    return Catalogue(bindings=bindings, totals=totals, texts=(LAST_MESSAGE,))
+    return Catalogue(bindings=bindings, totals=totals, texts=MESSAGE_POINTS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 import logging
@@ -22,7 +22,16 @@ from ..model import DeviceIdentity, Point, PointKind, Value
 from ..transport.base import Link
 from ..transport.serial import SerialSettings
 from ..validate import same_value
-from .catalogue import Binding, Catalogue, Route, Total, system_catalogue, unit_catalogue
+from .catalogue import (
+    MESSAGE_POINTS,
+    Binding,
+    Catalogue,
+    Route,
+    Total,
+    message_values,
+    system_catalogue,
+    unit_catalogue,
+)
 from .codec import (
     MULTI_INFO_MAX,
     MULTI_INFO_OBJECT,
@@ -40,7 +49,13 @@ from .codec import (
     encode_value,
 )
 from .data.messages import MESSAGES
-from .errors import ScomError, UnitUnreachableError, XcomRefusedError, XcomUnsupportedError
+from .errors import (
+    GatewayBusyError,
+    ScomError,
+    UnitUnreachableError,
+    XcomRefusedError,
+    XcomUnsupportedError,
+)
 from .kinds import (
     BMS,
     BSP,
@@ -53,6 +68,7 @@ from .kinds import (
     fid_serial,
     software_version,
 )
+from .limits import Range, RangeKey, bounded, check, limited, narrowest, read_at_setup, usable
 from .objects import Datapoint, Format
 from .peers import PHASE_INFO, SHARED, InfoItem, Peer, peer_items, strays
 from .wire import BUSY_PAUSE, TIMEOUT, XcomWire
@@ -126,6 +142,7 @@ class XcomClient(InverterClient):
         busy_pause: float = BUSY_PAUSE,
         prefetch_ttl: float = PREFETCH_TTL,
         watchdog: float | None = None,
+        expert: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Bind to a link.
@@ -134,12 +151,14 @@ class XcomClient(InverterClient):
         memory, about 1000 writes). `multi_info` None detects whether the gateway batches
         user infos (an Xcom-LAN/GSM feature of recent firmware). `watchdog` is the delay (s)
         of the SCOM watchdog to switch on in each unit's RAM; None leaves the watchdogs alone.
+        `expert` reads the ranges of expert settings at setup too (they are entities then).
         """
         super().__init__(link)
         self.wire = XcomWire(link, busy_pause=busy_pause)
         self.flash = flash
         self.flash_writes = 0
         self.watchdog = watchdog
+        self.expert = expert
         self.watchdog_writes = 0
         self.watchdog_fallbacks = 0
         # The units whose watchdog this client switched on, with the switch's parameter.
@@ -155,6 +174,8 @@ class XcomClient(InverterClient):
         self.restarts = 0
         self._system: DeviceIdentity | None = None
         self._ram_unsupported: set[int] = set()
+        # Parameter ranges the units reported (None: refused; the appendix's range applies).
+        self._ranges: dict[RangeKey, Range | None] = {}
         self._missing: set[tuple[int, int]] = set()
         self._wanted_infos: dict[int, tuple[InfoItem, ...]] = {}
         self._round = ReadRound(started=-math.inf)
@@ -293,6 +314,12 @@ class XcomClient(InverterClient):
                 self.info_property = Property.VALUE_QSP
                 return await self._read_object(address, datapoint, track=track)
             raise
+        except XcomRefusedError as err:
+            if err.scom_code != ScomError.INVALID_DATA:
+                raise
+            # Some units refuse a read of an object they lack with INVALID_DATA, not
+            # OBJECT_ID_NOT_FOUND: pystuderxcom's discovery tells a BSP from a BMS by it.
+            raise XcomUnsupportedError(str(err), err.scom_code, address) from err
         try:
             return decode_value(datapoint.format, data)
         except FrameError as err:
@@ -348,6 +375,9 @@ class XcomClient(InverterClient):
             msb, lsb = [await self._read_info(address, kind, n) for n in kind.fid]
             if msb is not None and lsb is not None:
                 fid = fid_serial(float(msb), float(lsb))
+        if fid in _BLANK_FIDS:
+            _LOGGER.info("unit %d reports no factory id (%s)", address, fid)
+            fid = None
         volts_120 = False
         peer = None
         if kind is XTENDER:
@@ -385,6 +415,7 @@ class XcomClient(InverterClient):
                     self.units[address] = unit
         if not self.units:
             raise UnsupportedError(f"no Studer unit answered behind the Xcom on {self._where}")
+        self.units = _distinct(self.units)
         first = next(iter(self.units.values())).identity
         kinds = sorted({unit.kind.id for unit in self.units.values()})
         self._system = DeviceIdentity(
@@ -400,6 +431,8 @@ class XcomClient(InverterClient):
             address: _with_parent(unit, self._system.serial_number)
             for address, unit in self.units.items()
         }
+        for address in ([XCOM_ADDRESS] if gateway else []) + list(self.units):
+            await self._read_ranges(address)
         if self.multi_info is None:
             self.multi_info = await self._detect_multi_info()
         self.armed.clear()
@@ -431,8 +464,10 @@ class XcomClient(InverterClient):
             unit = await self._find(address)
             if unit is None:
                 continue
+            unit = _distinct({address: unit}, self.units.values())[address]
             unit = _with_parent(unit, parent)
             self.units[address] = unit
+            await self._read_ranges(address)
             await self._arm(unit)
             found.append(unit.identity)
         return found
@@ -510,6 +545,85 @@ class XcomClient(InverterClient):
                 )
                 await self._arm(self.units[address])
 
+    # Device ranges ------------------------------------------------------------------------
+
+    async def _read_ranges(self, address: int) -> None:
+        """Read the ranges of the basic numeric settings a unit (or the Xcom) exposes."""
+        if address == XCOM_ADDRESS:
+            bindings = [
+                binding
+                for binding in system_catalogue(frozenset()).bindings.values()
+                if binding.route is Route.OWN
+            ]
+            owner = _XCOM_OWNER
+        else:
+            unit = self.units[address]
+            bindings = list(unit.catalogue.bindings.values())
+            owner = _owner(unit.identity)
+        for binding in bindings:
+            if read_at_setup(binding, expert=self.expert):
+                await self._range(address, owner, binding)
+
+    async def _range(
+        self, address: int, owner: tuple[str, str | None], binding: Binding
+    ) -> Range | None:
+        """Return a parameter's range on a unit, read once per profile and firmware."""
+        key = _range_key(owner, binding)
+        if key in self._ranges:
+            return self._ranges[key]
+        datapoint = binding.datapoint
+        try:
+            low = await self._read_object(address, datapoint, property_id=Property.MIN_QSP)
+            high = await self._read_object(address, datapoint, property_id=Property.MAX_QSP)
+        except (LinkTimeoutError, GatewayBusyError) as err:
+            # Asked again at the next write; the appendix's range applies meanwhile.
+            _LOGGER.debug("no range of %d from unit %d: %s", datapoint.number, address, err)
+            return None
+        except (XcomUnsupportedError, XcomRefusedError) as err:
+            found = None
+            _LOGGER.debug(
+                "unit %d gives no range of %d (%s); the appendix's applies",
+                address,
+                datapoint.number,
+                err,
+            )
+        else:
+            found = usable(low, high)
+            if found is None:
+                _LOGGER.debug(
+                    "unit %d reports no usable range of %d (%r to %r); the appendix's applies",
+                    address,
+                    datapoint.number,
+                    low,
+                    high,
+                )
+        self._ranges[key] = found
+        return found
+
+    def _owners(
+        self, device: DeviceIdentity, binding: Binding
+    ) -> list[tuple[int, tuple[str, str | None]]]:
+        """Return the addresses a setting lives at, each with whose ranges it shares."""
+        if device.profile != SYSTEM:
+            return [(int(device.address), _owner(device))]
+        if binding.route is Route.GROUP:
+            return [(a, _owner(self.units[a].identity)) for a in self._units_of(binding.kind)]
+        return [(XCOM_ADDRESS, _XCOM_OWNER)]
+
+    async def _check_range(self, device: DeviceIdentity, binding: Binding, raw: Raw) -> None:
+        """Refuse a value outside the range of any unit the write reaches (read if unknown)."""
+        owners = self._owners(device, binding)
+        found = narrowest([await self._range(address, owner, binding) for address, owner in owners])
+        if found is None:
+            return
+        if device.profile != SYSTEM:
+            where = f"unit {device.address}"
+        elif binding.route is Route.GROUP:
+            where = f"every {binding.kind.title}"
+        else:
+            where = "the Xcom"
+        check(binding.point, raw, found, where)
+
     # Catalogues ---------------------------------------------------------------------------
 
     def _catalogue(self, device: DeviceIdentity) -> Catalogue:
@@ -523,8 +637,17 @@ class XcomClient(InverterClient):
         return unit_catalogue(kind, volts_120=variant == "120v")
 
     def catalogue(self, device: DeviceIdentity) -> Sequence[Point]:
-        """Return the points of a unit, or of the system (group settings and totals)."""
-        return self._catalogue(device).points
+        """Return the points of a unit, or of the system, with the ranges the units reported."""
+        catalogue = self._catalogue(device)
+        points: list[Point] = []
+        for point in catalogue.points:
+            binding = catalogue.bindings.get(point.key)
+            found = None
+            if binding is not None and bounded(binding):
+                owners = self._owners(device, binding)
+                found = narrowest(self._ranges.get(_range_key(o, binding)) for _, o in owners)
+            points.append(point if found is None else limited(point, found))
+        return points
 
     def _binding(self, catalogue: Catalogue, key: str) -> Binding:
         try:
@@ -808,9 +931,10 @@ class XcomClient(InverterClient):
         for key in keys:
             if key in catalogue.totals:
                 continue
-            if key == "last_message":
+            if key in _MESSAGE_KEYS:
                 if self.messages:
-                    values[key] = message_text(self.messages[-1])
+                    newest = self.messages[-1]
+                    values[key] = message_values(newest.code, newest.source)[key]
             else:
                 binding = self._binding(catalogue, key)
                 value = await self._read_binding(binding)
@@ -871,6 +995,8 @@ class XcomClient(InverterClient):
         else:
             address = XCOM_ADDRESS
         raw = binding.encode(value)
+        if bounded(binding):
+            await self._check_range(device, binding, raw)
         action = binding.point.kind is PointKind.ACTION
         flash = self.flash or action or address in self._ram_unsupported
         if not flash and binding.route is Route.GROUP:
@@ -935,6 +1061,21 @@ def message_text(message: XcomMessage) -> str:
     return f"{text} (unit {message.source})"
 
 
+_XCOM_OWNER: tuple[str, str | None] = (XCOM.id, None)
+# FID infos of a unit that has no factory id programmed.
+_BLANK_FIDS = frozenset({"00000000", "FFFFFFFF"})
+_MESSAGE_KEYS = frozenset(point.key for point in MESSAGE_POINTS)
+
+
+def _owner(identity: DeviceIdentity) -> tuple[str, str | None]:
+    """Return whose ranges a unit shares: units of one profile and firmware report the same."""
+    return identity.profile or "", identity.firmware
+
+
+def _range_key(owner: tuple[str, str | None], binding: Binding) -> RangeKey:
+    return (*owner, binding.datapoint.number)
+
+
 def _info(kind: UnitKind, number: int) -> Datapoint:
     return next(datapoint for datapoint in kind.infos if datapoint.number == number)
 
@@ -948,6 +1089,27 @@ def _kinds_at(address: int) -> tuple[UnitKind, ...]:
     if address in BSP.addresses:
         return (BMS, BSP)
     return tuple(kind for kind in UNIT_KINDS if address in kind.addresses)
+
+
+def _distinct(units: Mapping[int, Unit], known: Iterable[Unit] = ()) -> dict[int, Unit]:
+    """Give units that report one factory id a serial each: the id and their address.
+
+    A FID is meant to be unique, but two units reporting the same one would merge into one
+    device; their addresses, fixed by the installation, keep them apart and stable.
+    """
+    counts = Counter(unit.identity.serial_number for unit in (*units.values(), *known))
+    distinct: dict[int, Unit] = {}
+    for address, unit in units.items():
+        identity = unit.identity
+        if counts[identity.serial_number] > 1:
+            _LOGGER.info("unit %d shares factory id %s", address, identity.serial_number)
+            identity = replace(
+                identity,
+                serial_number=f"{identity.serial_number}-{address}",
+                details={**identity.details, "serial_source": "fid_and_address"},
+            )
+        distinct[address] = replace(unit, identity=identity)
+    return distinct
 
 
 def _with_parent(unit: Unit, parent: str | None) -> Unit:

@@ -29,7 +29,9 @@ def build(spec: LinkSpec, options: ClientOptions) -> InverterClient:
         serial = replace(serial, baudrate=options.baudrate)
     link = open_link(spec, serial=serial, gap=GAP, timeout=TIMEOUT)
     watchdog = WATCHDOG_DELAY if options.switch(SCOM_WATCHDOG) else None
-    return XcomClient(link, flash=options.switch(WRITE_TO_FLASH), watchdog=watchdog)
+    return XcomClient(
+        link, flash=options.switch(WRITE_TO_FLASH), watchdog=watchdog, expert=options.expert
+    )
 
 
 def points() -> Iterator[Point]:
