@@ -147,6 +147,55 @@ def test_read_modbus_units(modbus_tcp: str, capsys: pytest.CaptureFixture[str]) 
     assert "pv_energy" in inverter
 
 
+@pytest.fixture
+def pi30_parallel_pty(tmp_path: Path) -> Iterator[str]:
+    """Serve two unpaced PI30 units in parallel on a pty; yield its path."""
+    path = str(tmp_path / "ttyPI30p")
+    yield from (path for _ in _serve("simulators.pi30", "--pty", path, "--baud", "0", "--parallel"))
+
+
+@pytest.fixture
+def givenergy_tcp(socket_enabled: None, unused_tcp_port: int) -> Iterator[str]:
+    """Serve a GivEnergy Gen 2 hybrid with two battery packs behind a dongle."""
+    address = f"127.0.0.1:{unused_tcp_port}"
+    args = ("simulators.givenergy", "--tcp", address, "--kind", "gen2", "--packs", "2")
+    yield from (f"tcp://{address}" for _ in _serve(*args))
+
+
+def test_read_nests_each_device_under_its_parent(
+    pi30_parallel_pty: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With several devices, read keys the main unit by serial and nests the others in it."""
+    assert main(["read", "pi30", pi30_parallel_pty]) == 0
+    devices = _json(capsys)
+    assert isinstance(devices, dict)
+    assert list(devices) == ["92932105105335"]
+    main_unit = devices["92932105105335"]
+    assert 40 < main_unit["battery_voltage"] < 60
+    assert len(main_unit["devices"]) == 1
+    (unit,) = main_unit["devices"].values()
+    assert "devices" not in unit
+    assert unit["ac_output_frequency"] == pytest.approx(50.0, abs=0.5)
+
+
+def test_read_givenergy_nests_battery_packs(
+    givenergy_tcp: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GivEnergy inverter is keyed by its serial with its battery packs nested inside it."""
+    assert main(["identify", "givenergy", givenergy_tcp]) == 0
+    identities = _json(capsys)
+    assert isinstance(identities, list)
+    inverter, *packs = identities
+    assert main(["read", "givenergy", givenergy_tcp]) == 0
+    devices = _json(capsys)
+    assert isinstance(devices, dict)
+    assert list(devices) == [inverter["serial_number"]]
+    nested = devices[inverter["serial_number"]]["devices"]
+    assert list(nested) == [pack["serial_number"] for pack in packs]
+    assert len(packs) == 2
+    assert all(0 <= pack["battery_soc"] <= 100 for pack in nested.values())
+
+
 def test_pick_device_by_serial(pi30_pty: str, capsys: pytest.CaptureFixture[str]) -> None:
     """--device picks one device of several; an unknown serial is an error."""
     assert main(["read", "pi30", pi30_pty, "--device", "92932105105335"]) == 0

@@ -61,6 +61,7 @@ def _options(args: argparse.Namespace) -> ClientOptions:
             KnownDevice(address=address, profile=args.profile) for address in args.address or ()
         ),
         profile_dirs=tuple(args.profile_dir),
+        expert=args.expert,
     )
 
 
@@ -87,6 +88,21 @@ def _values(state: DeviceState) -> dict[str, object]:
     }
 
 
+def _nested(devices: list[DeviceState]) -> dict[str, object]:
+    """Return every device's values keyed by serial, each child under its parent's "devices"."""
+    values = {state.identity.serial_number: _values(state) for state in devices}
+    children: dict[str, dict[str, object]] = {}
+    roots: dict[str, object] = {}
+    for state in devices:
+        serial, parent = state.identity.serial_number, state.identity.parent_serial
+        if parent in values:
+            values[parent]["devices"] = children.setdefault(parent, {})
+            children[parent][serial] = values[serial]
+        else:
+            roots[serial] = values[serial]
+    return roots
+
+
 def _chosen(session: LinkSession, serial_number: str | None) -> list[DeviceState]:
     if serial_number is not None:
         return [session.state_of(serial_number)]
@@ -109,7 +125,7 @@ async def _run(args: argparse.Namespace) -> object:
                 raise LinkTimeoutError(f"{', '.join(silent)} did not answer")
             if len(devices) == 1:
                 return _values(devices[0])
-            return {state.identity.serial_number: _values(state) for state in devices}
+            return _nested(devices)
         device = devices[0].identity
         record = await session.write(device.serial_number, args.key, args.value, source="cli")
         return {key: record.as_json()[key] for key in ("key", "old", "new", "outcome")}
