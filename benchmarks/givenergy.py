@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 import importlib.metadata
 import statistics
 import sys
@@ -39,6 +38,7 @@ from inverterlib.modbus.profile import Access
 from inverterlib.model import PollGroup
 from inverterlib.session import LinkSession
 
+from benchmarks.report import Run, row
 from simulators.givenergy import TRANSPARENT, GivEnergySimulator, Request, transparent
 from simulators.givenergy_plant import HOLDING, INPUT, Kind, Plant
 
@@ -54,15 +54,6 @@ SETTLE = 0.05
 Read = tuple[int, int, int, int]
 # (device address, function): one register table of one device.
 Table = tuple[int, int]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Run:
-    """One refresh as the simulator saw it, and how long it took."""
-
-    requests: int
-    wire_bytes: int
-    seconds: float
 
 
 # A refresh ("full" or "live"), a tool, and its median run.
@@ -233,10 +224,6 @@ async def time_givenergy_modbus(
         await client.close()
 
 
-def _line(*cells: object) -> str:
-    return "| " + " | ".join(str(cell) for cell in cells) + " |"
-
-
 def _blocks(reads: Sequence[Read]) -> str:
     table = {HOLDING: "HR", INPUT: "IR"}
     return ", ".join(
@@ -263,7 +250,7 @@ async def benchmark(repeats: int, with_peer: bool, *, pace: float = PACE) -> str
         for tool, run in runs:
             ratio = f"{run.seconds / floor.seconds:.2f}" if floor.seconds else "-"
             seconds = f"{run.seconds:.3f}"
-            lines.append(_line(refresh, tool, run.requests, run.wire_bytes, seconds, ratio))
+            lines.append(row(refresh, tool, run.requests, run.wire_bytes, seconds, ratio))
     ours = {refresh: run for refresh, tool, run in rows if tool == "inverter_hub"}
     against = [
         f"{run.seconds / ours[refresh].seconds:.2f} times our time for a {refresh} refresh "

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 import importlib.metadata
 from pathlib import Path
 import selectors
@@ -38,6 +37,7 @@ from inverterlib.transport.url import parse_link
 from inverterlib.xcom.client import XcomClient
 from inverterlib.xcom.codec import MULTI_INFO_MAX
 
+from benchmarks.report import Run, row
 from simulators.xcom import BITS_PER_BYTE, XCOM_ADDRESS, XcomSimulator
 from simulators.xcom_frames import (
     INFO,
@@ -52,15 +52,6 @@ BAUD = 38400
 DTE_ADDRESS = 1
 # (info number, unit address)
 Pair = tuple[int, int]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Run:
-    """One cycle as the simulator saw it, and how long it took."""
-
-    requests: int
-    wire_bytes: int
-    seconds: float
 
 
 # A tool and its median cycle.
@@ -244,10 +235,6 @@ async def time_pystuderxcom(
     return f"pystuderxcom {importlib.metadata.version('pystuderxcom')}", median(runs)
 
 
-def _line(*cells: object) -> str:
-    return "| " + " | ".join(str(cell) for cell in cells) + " |"
-
-
 async def serial_benchmark(
     path: str, repeats: int, with_peer: bool, *, multi_info: bool, baud: float = BAUD
 ) -> tuple[list[str], Run]:
@@ -265,10 +252,10 @@ async def serial_benchmark(
         await simulator.stop()
     gateway = "multi-info" if multi_info else "per info"
     floor = floor_seconds(wire, baud)
-    lines = [_line(gateway, "wire floor", requests, wire, f"{floor:.3f}", "1.00")]
+    lines = [row(gateway, "wire floor", requests, wire, f"{floor:.3f}", "1.00")]
     for tool, run in rows:
         seconds, ratio = f"{run.seconds:.3f}", f"{run.seconds / floor:.2f}"
-        lines.append(_line(gateway, tool, run.requests, run.wire_bytes, seconds, ratio))
+        lines.append(row(gateway, tool, run.requests, run.wire_bytes, seconds, ratio))
     return lines, setup
 
 
@@ -284,7 +271,7 @@ async def tcp_benchmark(repeats: int, with_peer: bool) -> list[str]:
     finally:
         await simulator.stop()
     lines = [
-        _line(reads, tool, run.requests, run.wire_bytes, f"{run.seconds * 1000:.1f}")
+        row(reads, tool, run.requests, run.wire_bytes, f"{run.seconds * 1000:.1f}")
         for reads, rows in (("per info", per_info), ("multi-info", [*multi, *peer]))
         for tool, run in rows
     ]

@@ -1,11 +1,12 @@
-"""What every simulator's endpoints share: a peer's channel and the master end of a pty."""
+"""What every simulator's endpoints share: a peer's channel, a pty's master end, a CLI run."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 import contextlib
 import os
+import signal
 import tty
 from typing import Protocol
 
@@ -94,3 +95,15 @@ class PtyEndpoint:
         if self._link_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._link_path)
+
+
+async def serve_until_signalled(stop: Callable[[], Awaitable[None]]) -> None:
+    """Wait for SIGINT or SIGTERM (a simulator run from the command line), then `stop`."""
+    signalled = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, signalled.set)
+    try:
+        await signalled.wait()
+    finally:
+        await stop()

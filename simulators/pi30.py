@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 import random
 import re
-import signal
 import socket
 import sys
 
+from .endpoints import serve_until_signalled
 from .pi30_device import NAK, Pi30Device, Profile
 from .pi30_endpoints import (
     Channel,
@@ -346,14 +346,7 @@ async def _run(args: argparse.Namespace) -> None:
         host, _, port = args.tcp.rpartition(":")
         bound_host, bound_port = await simulator.start_tcp(host or "127.0.0.1", int(port))
         print(f"serving PI30 on tcp://{bound_host}:{bound_port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await simulator.stop()
+    await serve_until_signalled(simulator.stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,14 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 import math
-import signal
 import struct
 import sys
 import time
 
 from inverterlib.xcom.kinds import BSP, VARIOSTRING, VARIOTRACK, XCOM, XTENDER, UnitKind
 
-from .endpoints import Channel
+from .endpoints import Channel, serve_until_signalled
 from .pi30_endpoints import TcpProtocol, sleep_until
 from .xcom_endpoints import FrameSession, PtyEndpoint, UdpProtocol
 from .xcom_frames import (
@@ -458,14 +457,7 @@ async def _run(args: argparse.Namespace) -> None:
         start = simulator.start_tcp if args.tcp else simulator.start_udp
         bound_host, bound_port = await start(host or "127.0.0.1", int(port))
         print(f"serving an Xcom on {kind}://{bound_host}:{bound_port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await simulator.stop()
+    await serve_until_signalled(simulator.stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -156,3 +156,30 @@ async def test_a_number_takes_the_units_own_range(
     state = hass.states.get(charge)
     assert state is not None
     assert (state.attributes["min"], state.attributes["max"]) == (0, 120)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_expert_mode_gives_expert_numbers_the_units_own_range(
+    hass: HomeAssistant, xcom: XcomSimulator
+) -> None:
+    """With expert mode on, an expert number (max grid feeding current) offers 0-40 A, not 50."""
+    host, port = await xcom.start_tcp()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        data={"family": "xcom", "link": f"tcp://{host}:{port}"},
+        options={"expert": True},
+    )
+    entry.add_to_hass(hass)
+    with patch("custom_components.inverter_hub.inverterlib.xcom.spec.TIMEOUT", 0.5):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    session = entry.runtime_data.session
+    xtender = next(s for s in session.devices.values() if s.identity.address == "101")
+    feeding = _entity(
+        hass, "number", xtender.identity.serial_number, "max_grid_feeding_current_1523"
+    )
+    state = hass.states.get(feeding)
+    assert state is not None
+    assert state.attributes["max"] == 40
+    await hass.config_entries.async_unload(entry.entry_id)

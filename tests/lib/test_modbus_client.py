@@ -44,7 +44,8 @@ import pytest
 
 from simulators.modbus import ModbusSimulator
 
-from .test_modbus_shim import ScriptedLink, mbap_reply
+from .links import ScriptedLink
+from .test_modbus_shim import mbap_reply
 
 FIXTURES = Path(__file__).parent / "fixtures" / "modbus"
 TRANSPORTS = ["tcp", "udp", "rtu_over_tcp", "pty"]

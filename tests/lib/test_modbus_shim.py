@@ -16,45 +16,11 @@ from inverterlib.modbus.wire import (
     reply_length,
     rtu_frame,
 )
-from inverterlib.transport.base import Link
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU
 import pytest
 
-type Reply = bytes | Callable[[bytes], bytes] | None
-
-
-class ScriptedLink(Link):
-    """A link whose device answers each frame sent with the next scripted reply."""
-
-    def __init__(self, *replies: Reply, timeout: float = 0.05) -> None:
-        super().__init__(timeout=timeout)
-        self.replies = list(replies)
-        self.sent: list[bytes] = []
-        self._opened = False
-
-    @property
-    def description(self) -> str:
-        return "scripted"
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened
-
-    async def _open(self) -> None:
-        self._opened = True
-
-    async def _close(self) -> None:
-        self._opened = False
-
-    def _send(self, data: bytes) -> None:
-        self.sent.append(data)
-        reply = self.replies.pop(0)
-        if callable(reply):
-            reply = reply(data)
-        if reply:
-            self.inbox.feed(reply)
-
+from .links import Reply, ScriptedLink
 
 # PDUs -----------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ it reads again by itself once the fault stops.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 import math
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -16,13 +15,13 @@ from inverterlib.model import DeviceIdentity, PointKind, Value
 from inverterlib.pi30 import enums, parse
 from inverterlib.pi30.catalogue import DERIVED, QUERIES
 from inverterlib.pi30.client import Pi30Client
-from inverterlib.transport.base import Link
 import pytest
 
 from simulators.pi30 import Fault, Pi30Simulator, wire_crc
 from simulators.pi30_device import Pi30Device, Profile
 
 from .conftest import PI30_TEST_TIMEOUT, Pi30Harness
+from .links import MemoryLink
 
 # The TCP transport needs real sockets, still limited to 127.0.0.1 by the test plugin.
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -216,33 +215,6 @@ NASTY = (
 )
 
 
-class MemoryLink(Link):
-    """A link whose device answers each request at once from a table of payloads."""
-
-    def __init__(self, payloads: Mapping[str, str]) -> None:
-        super().__init__(timeout=1.0)
-        self.payloads = payloads
-        self._open_now = False
-
-    @property
-    def description(self) -> str:
-        return "memory"
-
-    @property
-    def is_open(self) -> bool:
-        return self._open_now
-
-    async def _open(self) -> None:
-        self._open_now = True
-
-    async def _close(self) -> None:
-        self._open_now = False
-
-    def _send(self, data: bytes) -> None:
-        body = b"(" + self.payloads.get(data[:-3].decode("ascii"), "NAK").encode()
-        self.inbox.feed(body + wire_crc(body) + b"\r")
-
-
 def _real_payloads() -> dict[str, str]:
     device = Pi30Device(Profile(parallel=True))
     commands = [query.command for query in QUERIES] + ["QPGS0", "QPGS1", "QPGS2"]
@@ -272,7 +244,11 @@ def mutated_payloads(draw: st.DrawFn) -> dict[str, str]:
 async def test_any_crc_valid_payload_yields_finite_values_or_library_errors(
     payloads: dict[str, str],
 ) -> None:
-    link = MemoryLink(payloads)
+    def answer(data: bytes) -> bytes:
+        body = b"(" + payloads.get(data[:-3].decode("ascii"), "NAK").encode()
+        return body + wire_crc(body) + b"\r"
+
+    link = MemoryLink(answer)
     client = Pi30Client(link)
     link.quiet = 0.0
     try:

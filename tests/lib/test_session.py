@@ -15,9 +15,10 @@ from inverterlib.errors import (
 )
 from inverterlib.model import DeviceIdentity, Point, PointKind, PollGroup, Snapshot, Value
 from inverterlib.session import LinkSession, SessionSettings
-from inverterlib.transport.base import Link
 from inverterlib.writer import Outcome
 import pytest
+
+from .links import MemoryLink
 
 POINTS = (
     Point(key="power", name="Power", unit="W", plausible=(0, 10000)),
@@ -28,31 +29,6 @@ POINTS = (
     Point(key="danger", name="Danger", kind=PointKind.ACTION, expert=True),
     Point(key="slow", name="Slow", group=PollGroup.SLOW),
 )
-
-
-class FakeLink(Link):
-    """A link that is only ever open or closed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.opened = False
-
-    @property
-    def description(self) -> str:
-        return "fake://link"
-
-    @property
-    def is_open(self) -> bool:
-        return self.opened
-
-    async def _open(self) -> None:
-        self.opened = True
-
-    async def _close(self) -> None:
-        self.opened = False
-
-    def _send(self, data: bytes) -> None:
-        raise NotImplementedError
 
 
 def identity(serial: str, address: str = "1", *, reachable: bool = True) -> DeviceIdentity:
@@ -72,7 +48,7 @@ class FakeClient(InverterClient):
     family = "fake"
 
     def __init__(self, devices: Sequence[DeviceIdentity]) -> None:
-        super().__init__(FakeLink())
+        super().__init__(MemoryLink(description="fake://link"))
         self.devices = list(devices)
         self.values: dict[str, dict[str, Value]] = {d.serial_number: {} for d in devices}
         self.reads: list[tuple[str, frozenset[str]]] = []

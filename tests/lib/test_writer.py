@@ -17,9 +17,10 @@ from inverterlib.model import (
     PointKind,
     Value,
 )
-from inverterlib.transport.base import Link
 from inverterlib.writer import Outcome, find_point, write_setting
 import pytest
+
+from .links import MemoryLink
 
 FLOAT = Point(
     key="float_voltage", name="Float", kind=PointKind.SETTING, minimum=48, maximum=58.4, step=0.1
@@ -28,29 +29,13 @@ SYNC = Point(key="sync_clock", name="Sync clock", kind=PointKind.ACTION)
 DEVICE = DeviceIdentity(serial_number="1", family="test", model="M", manufacturer="X")
 
 
-class NullLink(Link):
-    """A link that is never used."""
-
-    description = "null"
-    is_open = False
-
-    async def _open(self) -> None:
-        raise NotImplementedError
-
-    async def _close(self) -> None:
-        raise NotImplementedError
-
-    def _send(self, data: bytes) -> None:
-        raise NotImplementedError
-
-
 class FakeClient(InverterClient):
     """A device holding settings in a dict, optionally refusing or ignoring writes."""
 
     family = "test"
 
     def __init__(self, *, refuse: bool = False, ignore: bool = False) -> None:
-        super().__init__(NullLink())
+        super().__init__(MemoryLink())
         self.values: dict[str, Value] = {"float_voltage": 54.0}
         self.sent: list[tuple[str, Value]] = []
         self.refuse = refuse

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from inverterlib.transport.base import Link
 from inverterlib.xcom.client import XcomClient
 from inverterlib.xcom.codec import (
     FrameFlags,
@@ -25,6 +24,8 @@ import pytest
 
 from simulators.xcom import XcomSimulator
 from simulators.xcom_frames import FrameCutter, parse_request
+
+from .links import MemoryLink
 
 CAPTURES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "xcom" / "real_frames.json").read_text()
@@ -95,38 +96,13 @@ def test_a_captured_error_reply_decodes() -> None:
     assert service.answers(_service({**reply, "object_type": ObjectType.INFO}))
 
 
-class ReplayLink(Link):
-    """A link on which each request known from a capture gets its captured reply."""
-
-    def __init__(self, replies: Mapping[bytes, bytes]) -> None:
-        super().__init__(timeout=0.2)
-        self.replies = replies
-        self._open_now = False
-
-    @property
-    def description(self) -> str:
-        return "replay"
-
-    @property
-    def is_open(self) -> bool:
-        return self._open_now
-
-    async def _open(self) -> None:
-        self._open_now = True
-
-    async def _close(self) -> None:
-        self._open_now = False
-
-    def _send(self, data: bytes) -> None:
-        self.inbox.feed(self.replies.get(data, b""))
-
-
 async def test_the_client_takes_a_captured_reply() -> None:
     """Through the client, the captured DEVICE_NOT_FOUND marks unit 101 unreachable only."""
     request = BY_NAME["read_3000_at_101"]
     reply = BY_NAME["error_reply_3000_property_5_from_101"]
     asked = request_frame(101, _service(reply))
-    client = XcomClient(ReplayLink({asked: _bytes(reply)}))
+    replies = {asked: _bytes(reply)}
+    client = XcomClient(MemoryLink(replies.get, timeout=0.2, description="replay"))
     await client.connect()
     client.info_property = Property.VALUE_QSP
     battery = next(info for info in XTENDER.infos if info.number == request["object_id"])

@@ -202,19 +202,12 @@ class GivEnergyClient(InverterClient):
             serial = info.pop("serial_number", "")
             if not any(bank) or not serial:
                 continue
-            identity = DeviceIdentity(
-                serial_number=serial,
-                family=FAMILY,
-                model=profile.model,
-                manufacturer=MANUFACTURER,
-                address=_address(address),
-                firmware=info.pop("bms_firmware", None),
-                parent_serial=inverter.serial_number,
-                profile=profile.id,
-                details={"pack": str(number)},
+            firmware = info.pop("bms_firmware", None)
+            packs.append(
+                self._child(
+                    inverter, serial, address, profile, {"pack": str(number)}, firmware=firmware
+                )
             )
-            self._devices[identity.address] = _Device(address=address, profile=profile)
-            packs.append(identity)
         return packs
 
     async def _meters(self, inverter: DeviceIdentity) -> list[DeviceIdentity]:
@@ -228,19 +221,34 @@ class GivEnergyClient(InverterClient):
             if not bank[0]:
                 continue
             # The meter's own serial is only in its product registers (function 0x16).
-            identity = DeviceIdentity(
-                serial_number=f"{inverter.serial_number}-meter-{address}",
-                family=FAMILY,
-                model=profile.model,
-                manufacturer=MANUFACTURER,
-                address=_address(address),
-                parent_serial=inverter.serial_number,
-                profile=profile.id,
-                details={"meter": str(address)},
-            )
-            self._devices[identity.address] = _Device(address=address, profile=profile)
-            meters.append(identity)
+            serial = f"{inverter.serial_number}-meter-{address}"
+            meters.append(self._child(inverter, serial, address, profile, {"meter": str(address)}))
         return meters
+
+    def _child(
+        self,
+        inverter: DeviceIdentity,
+        serial: str,
+        address: int,
+        profile: Profile,
+        details: dict[str, str],
+        *,
+        firmware: str | None = None,
+    ) -> DeviceIdentity:
+        """Return a device under the inverter (a pack, a meter), known from now on."""
+        identity = DeviceIdentity(
+            serial_number=serial,
+            family=FAMILY,
+            model=profile.model,
+            manufacturer=MANUFACTURER,
+            address=_address(address),
+            firmware=firmware,
+            parent_serial=inverter.serial_number,
+            profile=profile.id,
+            details=details,
+        )
+        self._devices[identity.address] = _Device(address=address, profile=profile)
+        return identity
 
     @staticmethod
     def _info(
