@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from inverterlib.errors import LinkError
-from inverterlib.givenergy.client import METERS, GivEnergyClient
+from inverterlib.givenergy.client import METERS, PACKS, GivEnergyClient
 from inverterlib.givenergy.models import detect
 from inverterlib.givenergy.registry import shipped_profiles
 from inverterlib.modbus.profile import Access
@@ -35,6 +35,8 @@ GEN1 = FIXTURES / "givenergy_capture_gen1.json"
 AC = FIXTURES / "givenergy_capture_ac.json"
 THREE_PHASE = FIXTURES / "givenergy_capture_three_phase.json"
 HV_GEN3 = FIXTURES / "givenergy_capture_hv_gen3.json"
+EMS = FIXTURES / "givenergy_capture_ems.json"
+GATEWAY = FIXTURES / "givenergy_capture_gateway.json"
 
 
 class Replay:
@@ -94,6 +96,17 @@ def _readable(client: GivEnergyClient, device: DeviceIdentity) -> list[str]:
             # The capture has no holding registers; the fixture adds HR0 and the serial only.
             ("Three-phase hybrid", "TC2337G000", "D0.0-A0.0", "givenergy_three_phase"),
             [("0x01", "TC2337G000-meter-1"), ("0x02", "TC2337G000-meter-2")],
+        ),
+        (
+            EMS,
+            ("EMS plant controller", "EMS2522000", "D0.0-A0.1036", "givenergy_ems"),
+            # The grid and load meters on the EMS bus (dewet22's capture notes).
+            [("0x01", "EMS2522000-meter-1"), ("0x03", "EMS2522000-meter-3")],
+        ),
+        (
+            GATEWAY,
+            ("Gateway", "GW2412G000", "D0.0-A0.14", "givenergy_gateway"),
+            [("0x01", "GW2412G000-meter-1"), ("0x02", "GW2412G000-meter-2")],
         ),
     ],
 )
@@ -203,11 +216,77 @@ async def test_a_captured_three_phase_unit_reads_as_the_peer_decodes_it(replay: 
     assert reads == [1000, 1060, 1120, 1360]
 
 
+async def test_a_captured_ems_reads_its_plant_with_home_assistants_signs(
+    replay: Replay,
+) -> None:
+    simulator, client = await replay.client(EMS)
+    ems, grid_meter, _ = await client.identify()
+    values = await client.read(ems, _readable(client, ems))
+    # dewet22's capture tests (test_ems_plant_classifies_and_decodes_topology and the
+    # full-cycle `_assert_ems_rollup`), same capture: two managed inverters, both with serials.
+    assert (values["inverter_count"], values["meter_count"]) == (2, 2)
+    assert values["inverter_1_serial_number"] == values["inverter_2_serial_number"] == "CE2231G000"
+    assert values["device_mode"] == "normal"
+    # In its export slot: the inverters put out 1042 + 1469 W, IR2090 2511 W (discharge,
+    # positive); IR2089 -1834 W is the export, negative, as the grid meter at 0x01 says.
+    assert (values["inverter_1_power"], values["inverter_2_power"]) == (1042, 1469)
+    assert values["battery_power"] == 2511
+    assert values["grid_power"] == -1834
+    # The calculated load balances them: 2511 - 1834.
+    assert values["load_power"] == 677
+    meter = await client.read(grid_meter, ["grid_power"])
+    assert meter["grid_power"] == -1836
+    assert (values["inverter_1_battery_soc"], values["inverter_2_battery_soc"]) == (31, 16)
+    assert values["inverter_1_temperature"] == 50.3
+    assert values["battery_remaining_energy"] == 4105
+    # The empty slots 3 and 4 are in the catalogue but off by default.
+    assert not [
+        point.key
+        for point in client.catalogue(ems)
+        if point.key.startswith(("inverter_3", "inverter_4")) and point.enabled_by_default
+    ]
+    # The whole plant is one request at IR2040; no LV pack is looked for.
+    assert sorted(key[2] for key in simulator.stats.requests if key[:2] == (0x11, 4)) == [2040]
+    assert not [key for key in simulator.stats.requests if key[0] in PACKS]
+
+
+async def test_a_captured_gateway_reads_as_the_peer_decodes_it(replay: Replay) -> None:
+    simulator, client = await replay.client(GATEWAY)
+    gateway, _, pv_meter = await client.identify()
+    values = await client.read(gateway, _readable(client, gateway))
+    # dewet22's full-cycle capture test (`_assert_gateway`), same capture: lifetime totals
+    # high word first, two All-in-Ones and their serials.
+    assert values["grid_import_energy"] == 12710.8
+    assert values["pv_energy"] == 5087.0
+    assert values["battery_charge_energy"] == 8855.9
+    assert values["aio_count"] == 2
+    assert (values["aio_1_serial_number"], values["aio_2_serial_number"]) == (
+        "CH2414G000",
+        "CH2542G000",
+    )
+    # IR1640 280, IR1795 191, IR1798 20, IR1801/1802 94 and 96.
+    assert values["grid_import_energy_today"] == 28.0
+    assert (values["battery_charge_energy_today"], values["battery_discharge_energy_today"]) == (
+        19.1,
+        2.0,
+    )
+    assert (values["aio_1_battery_soc"], values["aio_2_battery_soc"]) == (94, 96)
+    # IR1617 agrees with the PV meter on the same bus (0x02, IR68).
+    assert values["pv_power"] == 1997
+    assert (await client.read(pv_meter, ["grid_power_l1"]))["grid_power_l1"] == 1997
+    assert values["load_power"] == 1109
+    # The banks of 60 start at 1600, 1660, 1720 ... and only those holding points are read.
+    reads = sorted(key[2] for key in simulator.stats.requests if key[:2] == (0x11, 4))
+    assert reads == [1600, 1660, 1780, 1840]
+    assert not [key for key in simulator.stats.requests if key[0] in PACKS]
+
+
 @pytest.mark.parametrize(
     ("capture", "inverter_reads"),
     # Gen 2: IR0, HR0, HR60. Gen 1 adds IR180; AC-coupled adds HR300. Three-phase: four
-    # input banks from IR1000 and no holding bank.
-    [(GEN2, 3), (GEN1, 4), (AC, 4), (THREE_PHASE, 4)],
+    # input banks from IR1000 and no holding bank. EMS: IR2040 alone. Gateway: IR1600,
+    # IR1660, IR1780 and IR1840.
+    [(GEN2, 3), (GEN1, 4), (AC, 4), (THREE_PHASE, 4), (EMS, 1), (GATEWAY, 4)],
 )
 async def test_a_full_read_of_a_real_unit_takes_one_request_per_bank(
     replay: Replay, capture: Path, inverter_reads: int
@@ -295,7 +374,7 @@ def test_an_unreadable_capture_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_fixture_names_its_source() -> None:
-    for path in (GEN2, GEN1, AC, THREE_PHASE, HV_GEN3):
+    for path in (GEN2, GEN1, AC, THREE_PHASE, HV_GEN3, EMS, GATEWAY):
         data = json.loads(path.read_text(encoding="utf-8"))
         assert data["source"].startswith("dewet22/givenergy-modbus tests/fixtures/captures/")
 

@@ -163,7 +163,7 @@ async def test_models_without_lv_packs_are_not_searched(plant: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("register", "value", "message"),
-    [(0, 0x5001, "EMS plant controller"), (13, 0, "no serial number")],
+    [(0, 0x1001, "unknown"), (13, 0, "no serial number")],
 )
 async def test_an_inverter_this_client_cannot_serve_is_refused(
     plant: Harness, register: int, value: int, message: str

@@ -474,6 +474,8 @@ def test_shipped_profiles_load_with_their_models() -> None:
         "givenergy_battery_lv",
         "givenergy_meter",
         "givenergy_three_phase",
+        "givenergy_ems",
+        "givenergy_gateway",
     }
     hybrid = {point.key for point in profiles["givenergy_hybrid"].catalogue()}
     assert hybrid >= CANONICAL
@@ -493,6 +495,30 @@ def test_shipped_profiles_load_with_their_models() -> None:
     assert gen3 == hybrid | ten_slots
     aio = {point.key for point in profiles["givenergy_aio"].catalogue()}
     assert aio == ac | ten_slots
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "keys"),
+    [
+        ("givenergy_ems", {"grid_power", "battery_power", "load_power", "inverter_2_battery_soc"}),
+        (
+            "givenergy_gateway",
+            {
+                "pv_power",
+                "load_power",
+                "pv_energy",
+                "battery_charge_energy_today",
+                "aio_1_battery_soc",
+            },
+        ),
+    ],
+)
+def test_the_plant_controllers_only_read(profile_id: str, keys: set[str]) -> None:
+    profile = shipped_profiles()[profile_id]
+    catalogue = profile.catalogue()
+    assert keys <= {point.key for point in catalogue}
+    assert {point.kind for point in catalogue} == {PointKind.READING}
+    assert not profile.settings
 
 
 @pytest.mark.parametrize("profile_id", ["givenergy_hybrid_gen3", "givenergy_aio"])
@@ -563,6 +589,9 @@ def test_names_agree_with_the_other_families() -> None:
         (0x4101, 100, "Commercial All-in-One", "givenergy_three_phase", False),
         (0x6001, 100, "Three-phase AC-coupled", "givenergy_three_phase", False),
         (0x8201, 100, "All-in-One hybrid", "givenergy_three_phase", False),
+        # Plant controllers: an EMS's packs hang off its inverters, a Gateway's are HV.
+        (0x5001, 1036, "EMS plant controller", "givenergy_ems", False),
+        (0x7001, 14, "Gateway", "givenergy_gateway", False),
     ],
 )
 def test_models_are_told_apart(
@@ -573,14 +602,7 @@ def test_models_are_told_apart(
     assert model.profile in shipped_profiles()
 
 
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        (0x5001, "EMS"),
-        (0x7001, "gateway"),
-        (0x1001, "unknown"),
-    ],
-)
-def test_models_this_version_cannot_read_are_refused(code: int, message: str) -> None:
-    with pytest.raises(UnsupportedError, match=message):
+@pytest.mark.parametrize("code", [0x1001, 0x9001, 0x0001])
+def test_models_this_version_cannot_read_are_refused(code: int) -> None:
+    with pytest.raises(UnsupportedError, match="unknown"):
         detect(code, 100)

@@ -7,7 +7,12 @@ All-in-One, 81 HV Gen 3, 82 All-in-One hybrid, 83 Gen 4), and a "20" hybrid's ge
 the hundreds digit of its ARM firmware in HR21 (3 Gen 3, 8 or 9 Gen 2, anything else Gen 1).
 Ten charge and discharge slots (HR240-299) come with Gen 4, the HV Gen 3, the All-in-One, and
 a Gen 3 on ARM firmware above 302 (dewet22 `model/manifest.py`, `has_extended_slots`).
-Three-phase units (4, 6, 41, 82) are read through their own input banks from IR1000.
+Three-phase units (4, 6, 41, 82) are read through their own input banks from IR1000, the
+EMS plant controller through IR2040 and the Gateway through IR1600-1859 (dewet22 `model/ems.py`,
+`model/gateway.py`). Neither has LV packs on its bus: an EMS's batteries hang off the
+inverters it manages, each behind its own dongle, and a Gateway's All-in-Ones report their
+HV batteries through it (nothing answers at 0x32 in dewet22's Gateway capture). Meters are
+still looked for: both captures show them on the bus (EMS 0x01 and 0x03, Gateway 0x01, 0x02).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ HYBRID_TEN_SLOTS = "givenergy_hybrid_gen3"
 AC_COUPLED = "givenergy_ac"
 ALL_IN_ONE = "givenergy_aio"
 THREE_PHASE = "givenergy_three_phase"
+EMS = "givenergy_ems"
+GATEWAY = "givenergy_gateway"
 # The last Gen 3 ARM firmware without the ten-slot bank.
 GEN3_TWO_SLOT_FIRMWARE = 302
 
@@ -49,27 +56,17 @@ _FAMILIES = {
     "2": Model(name="Hybrid", profile=HYBRID),
     "3": Model(name="AC-coupled", profile=AC_COUPLED),
     "4": Model(name="Three-phase hybrid", profile=THREE_PHASE, battery_packs=False),
+    "5": Model(name="EMS plant controller", profile=EMS, battery_packs=False),
     "6": Model(name="Three-phase AC-coupled", profile=THREE_PHASE, battery_packs=False),
+    "7": Model(name="Gateway", profile=GATEWAY, battery_packs=False),
     # The All-in-One's battery is an HV stack behind its own controller.
     "8": Model(name="All-in-One", profile=ALL_IN_ONE, battery_packs=False),
-}
-# Plant controllers that read through other register banks (IR/HR 1600+, 2040+) this
-# library does not map.
-_UNSUPPORTED = {
-    "5": "EMS plant controller",
-    "7": "gateway",
 }
 
 
 def detect(device_type_code: int, arm_firmware: int) -> Model:
     """Return the model of an inverter; raise UnsupportedError for one this library cannot read."""
     code = f"{device_type_code:04x}"
-    kind = _UNSUPPORTED.get(code[0])
-    if kind is not None:
-        raise UnsupportedError(
-            f"GivEnergy device type {code} is a {kind}, which this version cannot read yet",
-            model=kind,
-        )
     if code[:2] == "20":
         generation = arm_firmware // 100
         name = _HYBRID_GENERATIONS.get(generation, "Hybrid Gen 1")
