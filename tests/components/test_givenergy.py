@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER
@@ -18,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.inverter_hub.config_flow import local_hosts
 from custom_components.inverter_hub.const import DOMAIN
 from simulators.givenergy import GivEnergySimulator
+from simulators.givenergy_capture import CapturedUnit
 from simulators.givenergy_plant import Kind, Plant
 
 from .ha_compat import device_by_identifier
@@ -283,3 +285,44 @@ async def test_local_hosts_are_the_slash_24_of_each_adapter(hass: HomeAssistant)
     assert len(hosts) == 253
     assert "192.0.2.10" not in hosts
     assert {"192.0.2.1", "192.0.2.254"} <= set(hosts)
+
+
+async def test_a_captured_three_phase_unit_is_read_only_in_home_assistant(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A real three-phase unit's registers: sensors with its values, no controls, a clear no."""
+    capture = (
+        Path(__file__).parent.parent / "lib" / "fixtures" / "givenergy_capture_three_phase.json"
+    )
+    dongle = GivEnergySimulator(unit=CapturedUnit.from_file(capture))
+    host, port = await dongle.start()
+    entry = MockConfigEntry(
+        domain=DOMAIN, version=2, data={"family": "givenergy", "link": f"tcp://{host}:{port}"}
+    )
+    entry.add_to_hass(hass)
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        serial = "TC2337G000"
+        assert hass.states.get(_entity(hass, "sensor", serial, "battery_soc")).state == "71"
+        assert hass.states.get(_entity(hass, "sensor", serial, "grid_power")).state == "-4"
+        registry = er.async_get(hass)
+        platforms = {
+            item.domain
+            for item in er.async_entries_for_config_entry(registry, entry.entry_id)
+            if item.unique_id.startswith(serial)
+        }
+        assert platforms <= {"sensor", "binary_sensor"}
+        with pytest.raises(ServiceValidationError) as info:
+            await hass.services.async_call(
+                DOMAIN,
+                "force",
+                {"device_id": _device(hass, serial), "mode": "export", "minutes": 30},
+                blocking=True,
+            )
+        # The export recipe needs a discharge slot, which a read-only unit does not have.
+        assert info.value.translation_key == "unknown_point"
+        assert info.value.translation_placeholders["key"] == "discharge_slot_1"
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await dongle.stop()
