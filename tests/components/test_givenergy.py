@@ -35,19 +35,22 @@ async def dongle(socket_enabled: None) -> AsyncIterator[GivEnergySimulator]:
     await simulator.stop()
 
 
-@pytest.fixture
-async def entry(hass: HomeAssistant, dongle: GivEnergySimulator) -> AsyncIterator[MockConfigEntry]:
-    """Set up an entry for the simulated inverter."""
+async def _set_up(hass: HomeAssistant, dongle: GivEnergySimulator) -> MockConfigEntry:
+    """Serve the dongle and set up an entry for it."""
     host, port = await dongle.start()
     entry = MockConfigEntry(
-        domain=DOMAIN,
-        version=2,
-        unique_id=INVERTER,
-        data={"family": "givenergy", "link": f"tcp://{host}:{port}"},
+        domain=DOMAIN, version=2, data={"family": "givenergy", "link": f"tcp://{host}:{port}"}
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, dongle: GivEnergySimulator) -> AsyncIterator[MockConfigEntry]:
+    """Set up an entry for the simulated inverter."""
+    entry = await _set_up(hass, dongle)
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -133,17 +136,8 @@ async def test_write_settings_sets_slot_3_and_its_target_on_a_ten_slot_model(
 ) -> None:
     """A Gen 3 has slots 3-10 as entities and in write_settings; its meter is a device."""
     simulator = GivEnergySimulator(Plant(Kind.GEN3, meter=True))
-    host, port = await simulator.start()
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        version=2,
-        unique_id=INVERTER,
-        data={"family": "givenergy", "link": f"tcp://{host}:{port}"},
-    )
-    entry.add_to_hass(hass)
+    entry = await _set_up(hass, simulator)
     try:
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
         _entity(hass, "time", INVERTER, "charge_slot_3_start")
         _entity(hass, "number", INVERTER, "charge_slot_3_target_soc")
         response = await hass.services.async_call(
@@ -295,14 +289,8 @@ async def test_a_captured_three_phase_unit_is_read_only_in_home_assistant(
         Path(__file__).parent.parent / "lib" / "fixtures" / "givenergy_capture_three_phase.json"
     )
     dongle = GivEnergySimulator(unit=CapturedUnit.from_file(capture))
-    host, port = await dongle.start()
-    entry = MockConfigEntry(
-        domain=DOMAIN, version=2, data={"family": "givenergy", "link": f"tcp://{host}:{port}"}
-    )
-    entry.add_to_hass(hass)
+    entry = await _set_up(hass, dongle)
     try:
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
         serial = "TC2337G000"
         assert hass.states.get(_entity(hass, "sensor", serial, "battery_soc")).state == "71"
         assert hass.states.get(_entity(hass, "sensor", serial, "grid_power")).state == "-4"
