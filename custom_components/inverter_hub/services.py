@@ -223,8 +223,10 @@ async def _write_settings(call: ServiceCall) -> ServiceResponse:
     return {"changed": changes(records)}
 
 
-def _recipe(coordinator: InverterCoordinator, mode: str) -> Mapping[str, object]:
-    """Return the settings a family writes for a forced mode, or say which modes it has."""
+def _recipe(
+    coordinator: InverterCoordinator, serial: str, name: str, mode: str
+) -> Mapping[str, object]:
+    """Return the settings a family writes for a forced mode, if this device has them all."""
     recipes = family(coordinator.session.client.family).recipes
     if mode not in recipes:
         raise ServiceValidationError(
@@ -232,12 +234,21 @@ def _recipe(coordinator: InverterCoordinator, mode: str) -> Mapping[str, object]
             translation_key="unknown_mode",
             translation_placeholders={"mode": mode, "modes": ", ".join(recipes) or "none"},
         )
+    # A read-only model of the family (a three-phase unit, a plant controller) has none.
+    if missing := [key for key in recipes[mode] if key not in coordinator.devices[serial].points]:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="mode_unsupported",
+            translation_placeholders={"device": name, "mode": mode, "settings": ", ".join(missing)},
+        )
     return recipes[mode]
 
 
 async def _force(call: ServiceCall) -> ServiceResponse:
-    coordinator, serial, _name = _device_target(call)
-    settings = call.data.get(ATTR_SETTINGS) or _recipe(coordinator, call.data.get(ATTR_MODE, ""))
+    coordinator, serial, name = _device_target(call)
+    settings = call.data.get(ATTR_SETTINGS) or _recipe(
+        coordinator, serial, name, call.data.get(ATTR_MODE, "")
+    )
     try:
         result = await coordinator.overrides.async_apply(serial, settings, call.data[ATTR_MINUTES])
     except InverterError as err:

@@ -308,9 +308,12 @@ async def test_a_captured_three_phase_unit_is_read_only_in_home_assistant(
                 {"device_id": _device(hass, serial), "mode": "export", "minutes": 30},
                 blocking=True,
             )
-        # The export recipe needs a discharge slot, which a read-only unit does not have.
-        assert info.value.translation_key == "unknown_point"
-        assert info.value.translation_placeholders["key"] == "discharge_slot_1"
+        # The export recipe needs a discharge slot and a mode, which a read-only unit lacks.
+        assert info.value.translation_key == "mode_unsupported"
+        assert info.value.translation_placeholders["settings"] == (
+            "discharge_slot_1, battery_power_mode"
+        )
+        assert info.value.translation_placeholders["mode"] == "export"
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await dongle.stop()
