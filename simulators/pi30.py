@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 import random
@@ -17,16 +16,9 @@ import re
 import socket
 import sys
 
-from .endpoints import serve_until_signalled
+from .endpoints import EndpointHost, serve_until_signalled, sleep_until
 from .pi30_device import NAK, Pi30Device, Profile
-from .pi30_endpoints import (
-    Channel,
-    HidEndpoint,
-    PtyEndpoint,
-    Session,
-    TcpProtocol,
-    sleep_until,
-)
+from .pi30_endpoints import Channel, HidEndpoint, Session
 
 CR = 0x0D
 REPORT = 8
@@ -143,7 +135,7 @@ class Stats:
         return sum(self.requests.values())
 
 
-class Pi30Simulator:
+class Pi30Simulator(EndpointHost):
     """A PI30 device served on any number of endpoints in the running event loop."""
 
     def __init__(
@@ -158,6 +150,7 @@ class Pi30Simulator:
         seed: int = 30,
     ) -> None:
         """Wrap a device; `baud` paces every byte both ways at 10/baud seconds."""
+        super().__init__()
         self.device = device or Pi30Device()
         self.baud = baud
         self.latency = latency
@@ -165,14 +158,11 @@ class Pi30Simulator:
         self.reply_delay = reply_delay
         self.flood_bytes = flood_bytes
         self.stats = Stats()
-        self.tasks: set[asyncio.Task[None]] = set()
         self._faults: deque[_Injected] = deque()
         self._standing: _Injected | None = None
         self._held: dict[Channel, bytes] = {}
         self._clears = 0
         self._random = random.Random(seed)
-        self._closers: list[Callable[[], None]] = []
-        self._servers: list[asyncio.Server] = []
 
     # --- faults --------------------------------------------------------------------------
 
@@ -281,30 +271,9 @@ class Pi30Simulator:
 
     # --- endpoints -----------------------------------------------------------------------
 
-    async def start_pty(self, link_path: str | None = None) -> str:
-        """Serve on a new pty; return its path (or `link_path`, a symlink kept pointing at it)."""
-        endpoint = PtyEndpoint(self, link_path)
-        endpoint.open()
-        self._closers.append(endpoint.close)
-        return link_path or endpoint.path
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Serve on a TCP port (0 picks a free one); return the bound address."""
-        clients: set[TcpProtocol] = set()
-
-        def factory() -> asyncio.Protocol:
-            return TcpProtocol(clients, lambda channel: Session(self, channel))
-
-        server = await asyncio.get_running_loop().create_server(factory, host, port)
-        self._servers.append(server)
-
-        def close_clients() -> None:
-            for client in list(clients):
-                client.hang_up()
-
-        self._closers.append(close_clients)
-        bound = server.sockets[0].getsockname()
-        return str(bound[0]), int(bound[1])
+    def new_session(self, channel: Channel) -> Session:
+        """Return the session that cuts one peer's bytes at CR."""
+        return Session(self, channel)
 
     def hid_pair(self) -> int:
         """Serve HID report semantics on a new SOCK_SEQPACKET pair; return the client's fd."""
@@ -313,25 +282,10 @@ class Pi30Simulator:
         self._closers.append(endpoint.close)
         return theirs.detach()
 
-    async def drain(self) -> None:
-        """Wait until every request received so far has been answered."""
-        while pending := [task for task in self.tasks if not task.done()]:
-            await asyncio.gather(*pending, return_exceptions=True)
-
     async def stop(self) -> None:
-        """Close every endpoint and cancel every reply in flight."""
-        for close in self._closers:
-            close()
-        self._closers.clear()
-        for server in self._servers:
-            server.close()
+        """Close every endpoint, forget replies held back and cancel every reply in flight."""
         self._held.clear()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers.clear()
+        await super().stop()
 
 
 async def _run(args: argparse.Namespace) -> None:

@@ -26,9 +26,8 @@ import time
 
 from inverterlib.xcom.kinds import BSP, VARIOSTRING, VARIOTRACK, XCOM, XTENDER, UnitKind
 
-from .endpoints import Channel, serve_until_signalled
-from .pi30_endpoints import TcpProtocol, sleep_until
-from .xcom_endpoints import FrameSession, PtyEndpoint, UdpProtocol
+from .endpoints import Channel, EndpointHost, serve_until_signalled, sleep_until
+from .xcom_endpoints import FrameSession, UdpProtocol
 from .xcom_frames import (
     ERRORS,
     FLAG_MESSAGE_PENDING,
@@ -108,7 +107,7 @@ class Gateway(SimUnit):
     KIND = XCOM
 
 
-class XcomSimulator:
+class XcomSimulator(EndpointHost):
     """An Xcom and its units served on any number of endpoints in the running event loop."""
 
     def __init__(
@@ -127,6 +126,7 @@ class XcomSimulator:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Build the installation; `baud` paces every byte both ways at 11/baud seconds."""
+        super().__init__()
         self.installation = Installation(clock=clock, started=clock(), xtenders=xtenders)
         addresses = [XTENDER.addresses[i] for i in range(xtenders)]
         if variotrack:
@@ -155,12 +155,9 @@ class XcomSimulator:
         self.messages: list[Message] = []
         self.hung: set[int] = set()
         self.stats = Stats()
-        self.tasks: set[asyncio.Task[None]] = set()
         self._faults: deque[Fault] = deque()
         self._standing: Fault | None = None
         self._last_reply = b""
-        self._closers: list[Callable[[], None]] = []
-        self._servers: list[asyncio.Server] = []
 
     # Faults and events ------------------------------------------------------------------
 
@@ -385,28 +382,9 @@ class XcomSimulator:
 
     # Endpoints --------------------------------------------------------------------------
 
-    async def start_pty(self, link_path: str | None = None) -> str:
-        """Serve on a new pty; return its path (or `link_path`, a symlink kept pointing at it)."""
-        endpoint = PtyEndpoint(self, link_path)
-        endpoint.open()
-        self._closers.append(endpoint.close)
-        return link_path or endpoint.path
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Serve on a TCP port (0 picks a free one); return the bound address."""
-        clients: set[TcpProtocol] = set()
-        server = await asyncio.get_running_loop().create_server(
-            lambda: TcpProtocol(clients, lambda channel: FrameSession(self, channel)), host, port
-        )
-        self._servers.append(server)
-
-        def close_clients() -> None:
-            for client in list(clients):
-                client.hang_up()
-
-        self._closers.append(close_clients)
-        bound = server.sockets[0].getsockname()
-        return str(bound[0]), int(bound[1])
+    def new_session(self, channel: Channel) -> FrameSession:
+        """Return the session that cuts one peer's bytes into frames by their headers."""
+        return FrameSession(self, channel)
 
     async def start_udp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Serve on a UDP port (0 picks a free one); return the bound address."""
@@ -417,25 +395,6 @@ class XcomSimulator:
         self._closers.append(protocol.close)
         bound = transport.get_extra_info("sockname")
         return str(bound[0]), int(bound[1])
-
-    async def drain(self) -> None:
-        """Wait until every request received so far has been answered."""
-        while pending := [task for task in self.tasks if not task.done()]:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Close every endpoint and cancel every reply in flight."""
-        for close in self._closers:
-            close()
-        self._closers.clear()
-        for server in self._servers:
-            server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers.clear()
 
 
 def _describe(request: Request) -> str:
