@@ -26,9 +26,7 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 import importlib.metadata
-import statistics
 import sys
-import time
 
 from inverterlib.families import create_client
 from inverterlib.givenergy.client import GivEnergyClient
@@ -38,7 +36,7 @@ from inverterlib.modbus.profile import Access
 from inverterlib.model import PollGroup
 from inverterlib.session import LinkSession
 
-from benchmarks.report import Run, row
+from benchmarks.report import Run, measured, median, row
 from simulators.givenergy import TRANSPARENT, GivEnergySimulator, Request, transparent
 from simulators.givenergy_plant import HOLDING, INPUT, Kind, Plant
 
@@ -138,23 +136,8 @@ async def timed(
     runs = []
     for _ in range(repeats):
         await asyncio.sleep(pace + SETTLE)
-        stats = simulator.stats
-        requests, wire = stats.total, stats.bytes_in + stats.bytes_out
-        start = time.perf_counter()
-        await cycle()
-        seconds = time.perf_counter() - start
-        runs.append(
-            Run(
-                requests=stats.total - requests,
-                wire_bytes=stats.bytes_in + stats.bytes_out - wire,
-                seconds=seconds,
-            )
-        )
-    return Run(
-        requests=round(statistics.median(run.requests for run in runs)),
-        wire_bytes=round(statistics.median(run.wire_bytes for run in runs)),
-        seconds=statistics.median(run.seconds for run in runs),
-    )
+        runs.append(await measured(simulator.stats, cycle))
+    return median(runs)
 
 
 async def time_ours(

@@ -25,10 +25,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import importlib.metadata
 from pathlib import Path
 import selectors
-import statistics
 import sys
 import tempfile
-import time
 
 from inverterlib.families import create_client
 from inverterlib.model import PointKind, PollGroup
@@ -37,7 +35,7 @@ from inverterlib.transport.url import parse_link
 from inverterlib.xcom.client import XcomClient
 from inverterlib.xcom.codec import MULTI_INFO_MAX
 
-from benchmarks.report import Run, row
+from benchmarks.report import Run, measured, median, row
 from simulators.xcom import BITS_PER_BYTE, XCOM_ADDRESS, XcomSimulator
 from simulators.xcom_frames import (
     INFO,
@@ -120,28 +118,8 @@ async def timed(
     runs = []
     for _ in range(repeats):
         await simulator.drain()
-        stats = simulator.stats
-        requests, wire = stats.total, stats.bytes_in + stats.bytes_out
-        start = time.perf_counter()
-        await cycle()
-        seconds = time.perf_counter() - start
-        runs.append(
-            Run(
-                requests=stats.total - requests,
-                wire_bytes=stats.bytes_in + stats.bytes_out - wire,
-                seconds=seconds,
-            )
-        )
+        runs.append(await measured(simulator.stats, cycle))
     return runs
-
-
-def median(runs: Sequence[Run]) -> Run:
-    """Return the median of each column of the runs."""
-    return Run(
-        requests=round(statistics.median(run.requests for run in runs)),
-        wire_bytes=round(statistics.median(run.wire_bytes for run in runs)),
-        seconds=statistics.median(run.seconds for run in runs),
-    )
 
 
 def live_keys(client: XcomClient) -> dict[int, list[str]]:
@@ -179,14 +157,7 @@ async def time_ours(
     assert isinstance(client, XcomClient)
     session = LinkSession(client)
     try:
-        before = simulator.stats.total
-        start = time.perf_counter()
-        await session.start()
-        setup = Run(
-            requests=simulator.stats.total - before,
-            wire_bytes=0,
-            seconds=time.perf_counter() - start,
-        )
+        setup = await measured(simulator.stats, session.start)
         if multi_info is not None:
             client.multi_info = multi_info
         wanted = live_keys(client)

@@ -27,6 +27,8 @@ from simulators.givenergy import GivEnergySimulator, parse_args, serve
 from simulators.givenergy_capture import CapturedUnit, CaptureError
 from simulators.givenergy_plant import HOLDING, ILLEGAL_ADDRESS, INPUT, Refused
 
+from .test_givenergy_client import Harness
+
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,26 +41,11 @@ EMS = FIXTURES / "givenergy_capture_ems.json"
 GATEWAY = FIXTURES / "givenergy_capture_gateway.json"
 
 
-class Replay:
-    """Captured units behind simulated dongles, and clients to them; closed afterwards."""
-
-    def __init__(self) -> None:
-        self.simulators: list[GivEnergySimulator] = []
-        self.clients: list[GivEnergyClient] = []
+class Replay(Harness):
+    """Dongles replaying captures of real units, and clients to them; closed afterwards."""
 
     async def client(self, capture: Path) -> tuple[GivEnergySimulator, GivEnergyClient]:
-        simulator = GivEnergySimulator(unit=CapturedUnit.from_file(capture))
-        host, port = await simulator.start()
-        self.simulators.append(simulator)
-        client = GivEnergyClient(TcpLink(host, port, timeout=0.5), pace=0.0, meter_timeout=0.05)
-        self.clients.append(client)
-        return simulator, client
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.close()
-        for simulator in self.simulators:
-            await simulator.stop()
+        return await self.start(unit=CapturedUnit.from_file(capture), retries=2, timeout=0.5)
 
 
 @pytest.fixture
