@@ -317,21 +317,16 @@ class GivEnergyClient(InverterClient):
                 await self._write(target.address, step)
             return
 
-        async def held(addresses: Sequence[int]) -> dict[int, int]:
-            link = target.profile.link
-            rules = ReadRules(
-                max_registers=MAX_REGISTERS,
-                alignment=link.alignment,
-                alignment_base=link.alignment_base,
-            )
-            found: dict[int, int] = {}
-            spans = [Span(address, 1) for address in addresses]
-            for block in plan_reads(spans, rules, self.cost):
-                values = await self._read(target.address, READ_HOLDING, block.address, block.count)
-                found.update(zip(range(block.address, block.end), values, strict=True))
-            return found
+        async def read_block(address: int, count: int) -> tuple[int, ...]:
+            return await self._read(target.address, READ_HOLDING, address, count)
 
         async def write_one(step: RegisterWrite) -> None:
             await self._write(target.address, step)
 
-        await write_unit(steps, held, write_one)
+        link = target.profile.link
+        rules = ReadRules(
+            max_registers=MAX_REGISTERS,
+            alignment=link.alignment,
+            alignment_base=link.alignment_base,
+        )
+        await write_unit(steps, read_block, write_one, rules=rules, cost=self.cost)

@@ -24,7 +24,6 @@ from .planner import (
     RTU_COST,
     CostModel,
     ReadRules,
-    Span,
     plan_reads,
 )
 from .profile import Access, Profile, Register, RegisterWrite, WriteFunction
@@ -431,15 +430,11 @@ class ModbusClient(InverterClient):
                 )
             return
 
-        async def held(addresses: Sequence[int]) -> dict[int, int]:
-            spans = [Span(address, 1) for address in addresses]
-            found: dict[int, int] = {}
-            for block in plan_reads(spans, read_rules(profile, Access.HOLDING), self.cost):
-                values = await self.read_registers(unit, Access.HOLDING, block.address, block.count)
-                found.update(zip(range(block.address, block.end), values, strict=True))
-            return found
+        async def read_block(address: int, count: int) -> list[int]:
+            return await self.read_registers(unit, Access.HOLDING, address, count)
 
         async def write_one(step: RegisterWrite) -> None:
             await self.write_registers(unit, step.address, [step.value], single=True)
 
-        await write_unit(steps, held, write_one)
+        rules = read_rules(profile, Access.HOLDING)
+        await write_unit(steps, read_block, write_one, rules=rules, cost=self.cost)
